@@ -1,0 +1,28 @@
+"""pyinfra inventory of the running sandbox hosts (`python -m openclaw_infra.sandbox up NAME`).
+
+Set OPENCLAW_SANDBOX_HOSTS=name1,name2 to limit it to some of them. The gateway token is read from a file
+the sandbox made (root-only); the inventory only says where it is.
+"""
+
+import os
+
+from openclaw_infra.inventory import checked_hosts
+from openclaw_infra.sandbox import list_hosts
+from openclaw_infra.sandbox.hosts import demo_token_path
+
+_wanted = {name for name in os.environ.get("OPENCLAW_SANDBOX_HOSTS", "").split(",") if name}
+
+sandbox = checked_hosts(
+    [
+        (
+            sandbox_host.name,
+            {
+                **sandbox_host.pyinfra_data(),
+                "openclaw_isolation": "linux-vm",
+                "openclaw_secrets": {"OPENCLAW_GATEWAY_TOKEN": {"file": str(demo_token_path())}},
+            },
+        )
+        for sandbox_host in list_hosts()
+        if sandbox_host.is_alive() and (not _wanted or sandbox_host.name in _wanted)
+    ]
+)

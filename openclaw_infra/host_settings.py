@@ -1,0 +1,132 @@
+"""Build validated settings (and read their secrets) from pyinfra host data, before any host is touched.
+
+Errors name the host, the inventory data key and the fix, for every host at once, so one run shows them all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+from pyinfra.api.exceptions import PyinfraError
+from pyinfra.api.hiddenvalue import HiddenValue
+
+from openclaw_infra.secret_sources import SecretUnavailable, read_secret
+from openclaw_infra.settings import DATA_PREFIX, Gateway, Settings, data_key, settings_fields
+
+# Fixes for pydantic's own error types; our validators carry theirs in the message.
+_GENERIC_FIXES = {
+    "extra_forbidden": "remove it, or correct its spelling",
+    "literal_error": "use one of the values listed",
+    "missing": "add it",
+}
+
+
+class SettingsError(PyinfraError, ValueError):
+    """Invalid settings for one or more hosts; ``problems`` are ready-to-print lines."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("OpenClaw settings are invalid; nothing was changed on any host:\n" + "\n".join(problems))
+
+
+@dataclass(frozen=True)
+class HostSettings:
+    """A host's validated settings and the secrets each of its gateways gets, masked."""
+
+    host_name: str
+    settings: Settings
+    secrets_by_gateway: dict[str | None, dict[str, HiddenValue]]
+
+    def secrets_of(self, gateway: Gateway) -> dict[str, HiddenValue]:
+        return self.secrets_by_gateway[gateway.profile]
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    if not loc:
+        return "settings"
+    head, *rest = loc
+    text = data_key(str(head))
+    for part in rest:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return text
+
+
+def _describe(error: Any) -> str:
+    message = str(error["msg"])
+    if error["type"] == "extra_forbidden":
+        message = "is not a setting"
+    fix = _GENERIC_FIXES.get(error["type"])
+    if fix and "Fix:" not in message:
+        message += f". Fix: {fix}."
+    # Pydantic prefixes messages of custom errors raised in validators with "Value error, ".
+    return message.removeprefix("Value error, ")
+
+
+def openclaw_data(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``openclaw_*`` keys of host data, as model field names."""
+    return {key.removeprefix(DATA_PREFIX): value for key, value in data.items() if key.startswith(DATA_PREFIX)}
+
+
+def _problems_of(host_name: str, data: Mapping[str, Any]) -> tuple[Settings | None, list[str]]:
+    fields = openclaw_data(data)
+    problems = [
+        f"host {host_name!r}: {data_key(field)} is not a setting. Fix: remove it, or use one of "
+        f"{', '.join(data_key(known) for known in settings_fields())}."
+        for field in fields
+        if field not in settings_fields()
+    ]
+    try:
+        settings = Settings.model_validate({key: value for key, value in fields.items() if key in settings_fields()})
+    except ValidationError as error:
+        for detail in error.errors():
+            problems.append(f"host {host_name!r}: {_location(detail['loc'])}: {_describe(detail)}")
+        return None, problems
+    return settings, problems
+
+
+def _read_secrets(host_name: str, settings: Settings, problems: list[str]) -> dict[str | None, dict[str, HiddenValue]]:
+    # Keyed by the source's JSON: one source shared by several gateways is read (and its command run) once.
+    values: dict[str, HiddenValue] = {}
+    by_gateway: dict[str | None, dict[str, HiddenValue]] = {}
+    for index, gateway in enumerate(settings.gateways):
+        by_gateway[gateway.profile] = {}
+        for secret_name, source in settings.secrets_for(gateway).items():
+            key = source.model_dump_json()
+            if key not in values:
+                try:
+                    values[key] = read_secret(source)
+                except SecretUnavailable as error:
+                    where = (
+                        f"{data_key('gateways')}[{index}].secrets.{secret_name}"
+                        if secret_name in gateway.secrets
+                        else f"{data_key('secrets')}.{secret_name}"
+                    )
+                    problems.append(
+                        f"host {host_name!r}: {where}: {error}. Fix: provide a non-empty value there "
+                        "(optional keys not in use take a placeholder such as 'not-configured')."
+                    )
+                    continue
+            by_gateway[gateway.profile][secret_name] = values[key]
+    return by_gateway
+
+
+def settings_for_hosts(hosts: Iterable[tuple[str, Mapping[str, Any]]]) -> dict[str, HostSettings]:
+    """Validate every host's settings and read their secrets; raise one ``SettingsError`` listing all problems."""
+    problems: list[str] = []
+    result: dict[str, HostSettings] = {}
+    for host_name, data in hosts:
+        settings, host_problems = _problems_of(host_name, data)
+        problems += host_problems
+        if settings is not None:
+            secrets = _read_secrets(host_name, settings, problems)
+            result[host_name] = HostSettings(host_name, settings, secrets)
+    if problems:
+        raise SettingsError(problems)
+    return result
+
+
+def settings_for_host(host_name: str, data: Mapping[str, Any]) -> HostSettings:
+    return settings_for_hosts([(host_name, data)])[host_name]

@@ -1,0 +1,27 @@
+"""Disposable Debian 12 hosts with systemd as PID 1, booted by systemd-nspawn and reached over real SSH."""
+
+from openclaw_infra.sandbox.hosts import (
+    SandboxError,
+    SandboxHost,
+    down,
+    down_all,
+    get_host,
+    list_hosts,
+    prune_orphans,
+    up,
+    up_many,
+)
+from openclaw_infra.sandbox.image import ensure_image
+
+__all__ = [
+    "SandboxError",
+    "SandboxHost",
+    "down",
+    "down_all",
+    "ensure_image",
+    "get_host",
+    "list_hosts",
+    "prune_orphans",
+    "up",
+    "up_many",
+]

@@ -1,0 +1,55 @@
+"""Where the sandbox keeps its image, hosts and registry, and the packages its base image carries."""
+
+from __future__ import annotations
+
+import os
+from ipaddress import IPv4Network
+from pathlib import Path
+
+# Slow to build, safe to keep across sessions and CI runs on the same machine.
+CACHE_DIR = Path(os.environ.get("OPENCLAW_SANDBOX_CACHE", "/var/cache/openclaw-infra"))
+# Per-host overlay layers and the shared SSH key.
+STATE_DIR = Path(os.environ.get("OPENCLAW_SANDBOX_STATE", "/var/lib/openclaw-infra/sandbox"))
+# Which hosts are up: on tmpfs, so a reboot of the machine forgets hosts that cannot be running any more.
+RUN_DIR = Path(os.environ.get("OPENCLAW_SANDBOX_RUN", "/run/openclaw-infra/sandbox"))
+
+SUBNET = IPv4Network("10.213.0.0/16")
+MAX_HOSTS = 250
+
+DEBIAN_SUITE = "bookworm"
+DEBIAN_MIRROR = os.environ.get("OPENCLAW_SANDBOX_MIRROR", "http://deb.debian.org/debian")
+
+# debootstrap --include: what a host needs to boot, be reached over SSH and be inspected by facts.
+BOOTSTRAP_PACKAGES = (
+    "systemd",
+    "systemd-sysv",
+    "dbus",
+    "openssh-server",
+    "sudo",
+    "iproute2",
+    "procps",
+    "lsof",
+    "cron",
+    "logrotate",
+    "ca-certificates",
+    "python3",
+    "curl",
+    "xz-utils",
+)
+# Installed once into the image because they are slow, and every deploy test needs them.
+IMAGE_PACKAGES = (
+    "docker.io",
+    "ufw",
+    "iptables",
+    "libvirt-clients",
+    "netcat-openbsd",
+)
+MASKED_UNITS = ("systemd-modules-load.service", "systemd-remount-fs.service")
+# Bump when the image recipe changes in a way the package lists do not show.
+IMAGE_RECIPE_VERSION = 1
+
+# The machine verifies HTTPS through these extra CAs; hosts need them too or npm/curl fail inside.
+MACHINE_EXTRA_CA_DIR = Path("/usr/local/share/ca-certificates")
+
+BOOT_TIMEOUT_SECONDS = 90
+STOP_TIMEOUT_SECONDS = 30

@@ -1,0 +1,370 @@
+"""Boot, find and tear down sandbox hosts: systemd-nspawn containers with systemd as PID 1.
+
+Each host is an overlay on the cached base image (so it starts clean), in its own network namespace with its
+own address, with Docker's data on a plain directory (overlayfs cannot be Docker's overlay2 backing store).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from openclaw_infra.sandbox import config, image, network
+
+HOST_NAME = re.compile(r"^[a-z][a-z0-9-]{0,9}$")
+SSH_KEY_NAME = "id_ed25519"
+
+
+class SandboxError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class SandboxHost:
+    name: str
+    index: int
+    address: str
+    pid: int
+    directory: str
+    # The process that asked for this host and tears it down (pytest); 0 for hosts made from the CLI.
+    owner_pid: int = 0
+    created: float = field(default_factory=time.time)
+
+    @property
+    def ssh_key(self) -> Path:
+        return ssh_key_path()
+
+    @property
+    def known_hosts(self) -> Path:
+        return Path(self.directory) / "known_hosts"
+
+    @property
+    def root(self) -> Path:
+        return Path(self.directory) / "root"
+
+    def ssh_args(self) -> list[str]:
+        return [
+            "ssh",
+            "-i",
+            str(self.ssh_key),
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=accept-new",
+            "-o",
+            f"UserKnownHostsFile={self.known_hosts}",
+            "-o",
+            "LogLevel=ERROR",
+            "-o",
+            "ConnectTimeout=5",
+            f"root@{self.address}",
+        ]
+
+    def run(self, command: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        """Run a shell command on the host over real SSH."""
+        result = subprocess.run(
+            [*self.ssh_args(), command], capture_output=True, text=True, timeout=timeout, check=False
+        )
+        if check and result.returncode != 0:
+            raise SandboxError(f"{self.name}: {command!r} exited {result.returncode}\n{result.stdout}{result.stderr}")
+        return result
+
+    def pyinfra_data(self) -> dict[str, object]:
+        """Connection data for pyinfra's @ssh connector."""
+        return {
+            "ssh_hostname": self.address,
+            "ssh_user": "root",
+            "ssh_key": str(self.ssh_key),
+            "ssh_known_hosts_file": str(self.known_hosts),
+            "ssh_strict_host_key_checking": "accept-new",
+            "sandbox_name": self.name,
+        }
+
+    def testinfra_url(self) -> str:
+        return f"paramiko://root@{self.address}?ssh_identity_file={self.ssh_key}"
+
+    def is_alive(self) -> bool:
+        return _process_alive(self.pid)
+
+
+def ssh_key_path() -> Path:
+    return config.STATE_DIR / "ssh" / SSH_KEY_NAME
+
+
+def ensure_ssh_key() -> Path:
+    key = ssh_key_path()
+    if not key.exists():
+        key.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "openclaw-sandbox", "-f", str(key)],
+            check=True,
+        )
+    return key
+
+
+def demo_token_path() -> Path:
+    return config.STATE_DIR / "demo-gateway-token"
+
+
+def ensure_demo_token() -> Path:
+    """A random gateway token for deploys to sandbox hosts, readable by root only."""
+    path = demo_token_path()
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_urlsafe(32) + "\n")
+    return path
+
+
+def _process_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _registry_file(name: str) -> Path:
+    return config.RUN_DIR / f"{name}.json"
+
+
+@contextlib.contextmanager
+def _registry_lock() -> Iterator[None]:
+    config.RUN_DIR.mkdir(parents=True, exist_ok=True)
+    with (config.RUN_DIR / ".lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def list_hosts() -> list[SandboxHost]:
+    if not config.RUN_DIR.is_dir():
+        return []
+    hosts = [SandboxHost(**json.loads(path.read_text())) for path in sorted(config.RUN_DIR.glob("*.json"))]
+    return sorted(hosts, key=lambda host: host.index)
+
+
+def get_host(name: str) -> SandboxHost:
+    path = _registry_file(name)
+    if not path.exists():
+        raise SandboxError(f"no sandbox host named {name!r}; `python -m openclaw_infra.sandbox list` shows them")
+    return SandboxHost(**json.loads(path.read_text()))
+
+
+def _reserve(name: str) -> int:
+    """Claim a free index for ``name`` (written before boot so parallel ups never share an address)."""
+    with _registry_lock():
+        if _registry_file(name).exists():
+            raise SandboxError(f"sandbox host {name!r} already exists; take it down first")
+        used = {host.index for host in list_hosts()}
+        free = next((index for index in range(1, config.MAX_HOSTS + 1) if index not in used), None)
+        if free is None:
+            raise SandboxError(f"all {config.MAX_HOSTS} sandbox addresses are in use")
+        placeholder = SandboxHost(name, free, str(network.host_address(free)), 0, str(config.STATE_DIR / name))
+        _registry_file(name).write_text(json.dumps(asdict(placeholder)))
+        return free
+
+
+def _mount_overlay(lower: Path, directory: Path) -> Path:
+    upper, work, root = directory / "upper", directory / "work", directory / "root"
+    for path in (upper, work, root, directory / "docker"):
+        path.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        ["mount", "-t", "overlay", "overlay", "-o", f"lowerdir={lower},upperdir={upper},workdir={work}", str(root)],
+        check=True,
+    )
+    return root
+
+
+def _personalise(root: Path, name: str) -> None:
+    ssh_dir = root / "root/.ssh"
+    ssh_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    authorized = ssh_dir / "authorized_keys"
+    authorized.write_text(ssh_key_path().with_suffix(".pub").read_text())
+    authorized.chmod(0o600)
+    (root / "etc/hostname").write_text(f"{name}\n")
+    (root / "etc/hosts").write_text(f"127.0.0.1 localhost\n127.0.1.1 {name}\n::1 localhost ip6-localhost\n")
+
+
+def _nspawn_command(name: str, directory: Path) -> list[str]:
+    return [
+        "systemd-nspawn",
+        # The machine has no systemd/dbus of its own to register with.
+        "--register=no",
+        "--keep-unit",
+        "--boot",
+        f"--directory={directory / 'root'}",
+        f"--machine={name}",
+        f"--network-namespace-path={network.netns_path(name)}",
+        "--resolv-conf=copy-host",
+        # Docker inside needs these; the host is disposable and has its own network namespace.
+        "--capability=all",
+        "--system-call-filter=@mount @keyring bpf",
+        f"--bind={directory / 'docker'}:/var/lib/docker",
+        "--console=passive",
+    ]
+
+
+def _nspawn_env() -> dict[str, str]:
+    return {
+        **os.environ,
+        # Without it nspawn fails on this kernel's hybrid cgroup layout.
+        "SYSTEMD_NSPAWN_UNIFIED_HIERARCHY": "1",
+        # /proc/sys/net writable: Docker and ufw set forwarding sysctls; the namespace is the host's own.
+        "SYSTEMD_NSPAWN_API_VFS_WRITABLE": "network",
+    }
+
+
+def _wait_for_ssh(host: SandboxHost, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        if not host.is_alive():
+            raise SandboxError(f"{host.name}: systemd-nspawn exited during boot")
+        with contextlib.suppress(OSError), socket.create_connection((host.address, 22), timeout=1):
+            break
+        time.sleep(0.2)
+    else:
+        raise SandboxError(f"{host.name}: sshd did not answer within {config.BOOT_TIMEOUT_SECONDS}s")
+    while time.monotonic() < deadline:
+        state = host.run("systemctl is-system-running --wait", check=False, timeout=max(1, deadline - time.monotonic()))
+        if state.stdout.strip() == "running":
+            return
+        if state.stdout.strip() in {"degraded", "maintenance", "stopping"}:
+            failed = host.run("systemctl --failed --no-legend --plain", check=False).stdout
+            raise SandboxError(f"{host.name}: system is {state.stdout.strip()}; failed units:\n{failed}")
+        time.sleep(0.5)
+    raise SandboxError(f"{host.name}: not running within {config.BOOT_TIMEOUT_SECONDS}s")
+
+
+def up(name: str, owner_pid: int = 0) -> SandboxHost:
+    """Boot one host and return when sshd answers and systemd reports ``running``."""
+    if not HOST_NAME.match(name):
+        raise SandboxError(f"host name {name!r}: use 1-10 characters, a lowercase letter first, then [a-z0-9-]")
+    lower = image.ensure_image()
+    ensure_ssh_key()
+    ensure_demo_token()
+    network.ensure_nat()
+    index = _reserve(name)
+    directory = config.STATE_DIR / name
+    _cleanup(name, directory)  # whatever a crashed run left under this name
+    try:
+        root = _mount_overlay(lower, directory)
+        _personalise(root, name)
+        network.create(name, index)
+        with (directory / "console.log").open("w") as console:
+            process = subprocess.Popen(
+                _nspawn_command(name, directory),
+                stdin=subprocess.DEVNULL,
+                stdout=console,
+                stderr=subprocess.STDOUT,
+                env=_nspawn_env(),
+                start_new_session=True,
+            )
+        host = SandboxHost(name, index, str(network.host_address(index)), process.pid, str(directory), owner_pid)
+        _registry_file(name).write_text(json.dumps(asdict(host)))
+        _wait_for_ssh(host, time.monotonic() + config.BOOT_TIMEOUT_SECONDS)
+    except BaseException as error:
+        console_log = directory / "console.log"
+        tail = console_log.read_text()[-2000:] if console_log.exists() else ""
+        down(name)
+        if isinstance(error, SandboxError | subprocess.CalledProcessError):
+            raise SandboxError(f"{name}: boot failed: {error}\nconsole:\n{tail}") from error
+        raise
+    return host
+
+
+def up_many(names: Sequence[str], owner_pid: int = 0) -> list[SandboxHost]:
+    """Boot several hosts in parallel; if any fails, the others are taken down too."""
+    image.ensure_image()  # once, before the threads race for it
+    with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
+        futures = [pool.submit(up, name, owner_pid) for name in names]
+        results: list[SandboxHost] = []
+        errors: list[BaseException] = []
+        for future in futures:
+            try:
+                results.append(future.result())
+            except BaseException as error:  # collect all, so none is left running
+                errors.append(error)
+    if errors:
+        for host in results:
+            down(host.name)
+        raise errors[0]
+    return results
+
+
+def _stop_process(pid: int) -> None:
+    if not _process_alive(pid):
+        return
+    # SIGTERM to nspawn asks the host's systemd for a clean halt.
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + config.STOP_TIMEOUT_SECONDS
+    while time.monotonic() < deadline and _process_alive(pid):
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+        time.sleep(0.2)
+    if _process_alive(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+
+
+def _cleanup(name: str, directory: Path) -> None:
+    root = directory / "root"
+    if os.path.ismount(root):
+        result = subprocess.run(["umount", str(root)], capture_output=True, check=False)
+        if result.returncode != 0:
+            subprocess.run(["umount", "-l", str(root)], check=False)
+    network.destroy(name)
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def down(name: str) -> None:
+    """Halt the host and remove every trace of it: process, mount, namespace, files, registry entry."""
+    path = _registry_file(name)
+    if path.exists():
+        host = SandboxHost(**json.loads(path.read_text()))
+        _stop_process(host.pid)
+        directory = Path(host.directory)
+    else:
+        directory = config.STATE_DIR / name
+    _cleanup(name, directory)
+    path.unlink(missing_ok=True)
+
+
+def down_all() -> list[str]:
+    names = [host.name for host in list_hosts()]
+    for name in names:
+        down(name)
+    return names
+
+
+def prune_orphans() -> list[str]:
+    """Tear down hosts whose owner (a test run) died without tearing them down, or whose nspawn is gone."""
+    orphans = [
+        host.name
+        for host in list_hosts()
+        if (host.owner_pid and not _process_alive(host.owner_pid)) or (host.pid and not host.is_alive())
+    ]
+    for name in orphans:
+        down(name)
+    return orphans

@@ -1,0 +1,47 @@
+"""Read secrets on the control machine, from where the settings say, into values pyinfra prints as *MASKED*."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from pyinfra.api.hiddenvalue import HiddenValue
+
+from openclaw_infra.settings import SecretSource
+
+
+class SecretUnavailable(ValueError):
+    """A secret could not be read or was empty; the message says where from, never the value."""
+
+
+def read_secret(source: SecretSource) -> HiddenValue:
+    if source.env:
+        value = os.environ.get(source.env)
+        if value is None:
+            raise SecretUnavailable(f"environment variable {source.env} is not set")
+    elif source.file:
+        path = Path(source.file).expanduser()
+        try:
+            value = path.read_text()
+        except OSError as error:
+            raise SecretUnavailable(f"file {path} cannot be read ({error.strerror})") from None
+    else:
+        assert source.command  # the model guarantees exactly one source
+        try:
+            result = subprocess.run(source.command, capture_output=True, text=True, timeout=60, check=False)
+        except (OSError, subprocess.TimeoutExpired) as error:
+            raise SecretUnavailable(f"command {source.command[0]!r} could not run ({error})") from None
+        if result.returncode != 0:
+            # stderr only: stdout may hold part of the secret.
+            raise SecretUnavailable(
+                f"command {source.command[0]!r} exited {result.returncode}: {result.stderr.strip()[:200]}"
+            )
+        value = result.stdout
+    # A trailing newline from `echo … > file` or a password manager is never part of the secret.
+    value = value.rstrip("\r\n")
+    if not value.strip():
+        raise SecretUnavailable(f"{source.describe()} is empty")
+    if "\n" in value or "\r" in value:
+        raise SecretUnavailable(f"{source.describe()} holds more than one line")
+    return HiddenValue(value)  # type: ignore[no-untyped-call]  # pyinfra leaves __init__ unannotated

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The whole test suite: set up, lint, type-check, then every test (real sandbox hosts included).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+
+echo "==> ruff"
+.venv/bin/ruff check .
+echo "==> mypy"
+bash scripts/typecheck.sh
+echo "==> pytest"
+set +e
+.venv/bin/pytest "$@"
+status=$?
+set -e
+if [[ $status -eq 5 ]]; then
+  echo "pytest collected no tests: failing, a suite that runs nothing proves nothing" >&2
+  exit 1
+fi
+exit $status

@@ -1,0 +1,75 @@
+"""Shared fixtures: real sandbox hosts, booted for a test and always torn down."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+from collections.abc import Iterator
+
+import pytest
+
+from openclaw_infra import sandbox
+from openclaw_infra.sandbox import SandboxHost
+
+
+class SandboxFactory:
+    """Boots sandbox hosts owned by this pytest process; ``teardown`` removes every one still up."""
+
+    _counter = itertools.count(1)
+
+    def __init__(self) -> None:
+        self.hosts: dict[str, SandboxHost] = {}
+
+    def boot(self, count: int = 1) -> list[SandboxHost]:
+        names = [f"t{os.getpid() % 10000}x{next(self._counter)}" for _ in range(count)]
+        booted = sandbox.up_many(names, owner_pid=os.getpid())
+        self.hosts.update({host.name: host for host in booted})
+        return booted
+
+    def release(self, *hosts: SandboxHost) -> None:
+        for host in hosts:
+            sandbox.down(host.name)
+            self.hosts.pop(host.name, None)
+
+    def teardown(self) -> None:
+        self.release(*self.hosts.values())
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    # pytest runs fixture finalizers on KeyboardInterrupt, not on SIGTERM: turn one into the other.
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+@pytest.fixture(scope="session")
+def sandbox_factory() -> Iterator[SandboxFactory]:
+    if os.geteuid() != 0:
+        pytest.fail("sandbox tests boot systemd-nspawn hosts and must run as root")
+    sandbox.prune_orphans()  # hosts of an earlier run that was killed before it could clean up
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    factory = SandboxFactory()
+    try:
+        yield factory
+    finally:
+        factory.teardown()
+        signal.signal(signal.SIGTERM, previous)
+
+
+@pytest.fixture
+def sandbox_host(sandbox_factory: SandboxFactory) -> Iterator[SandboxHost]:
+    """A fresh host for this test alone."""
+    (host,) = sandbox_factory.boot(1)
+    try:
+        yield host
+    finally:
+        sandbox_factory.release(host)
+
+
+@pytest.fixture(scope="module")
+def shared_sandbox_host(sandbox_factory: SandboxFactory) -> Iterator[SandboxHost]:
+    """One host for all tests of a module that only read from it or clean up after themselves."""
+    (host,) = sandbox_factory.boot(1)
+    try:
+        yield host
+    finally:
+        sandbox_factory.release(host)
