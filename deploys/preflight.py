@@ -3,10 +3,10 @@
 pyinfra inventories/sandbox.py deploys/preflight.py
 """
 
-from openclaw_infra.operations import preflight
 from pyinfra.api.deploy import deploy
 
 from openclaw_infra.deploy_context import current_settings, executed_by_pyinfra
+from openclaw_infra.operations import preflight
 
 
 @deploy("OpenClaw preflight")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Generator
 
-from openclaw_infra.facts.system_state import SystemdSystemState
 from pyinfra.api.exceptions import OperationError
 from pyinfra.api.operation import operation
 from pyinfra.context import host
 from pyinfra.facts.server import Arch, Os
 
+from openclaw_infra.facts.system_state import SystemdSystemState
 from openclaw_infra.settings import Settings
 
 OS_NAMES = {"linux": "Linux", "macos": "Darwin"}

@@ -40,7 +40,34 @@ def run_pyinfra(
     return result
 
 
-def pyinfra_fact_json(host: SandboxHost, fact: str, *fact_args: str) -> Any:
-    """The fact's value for ``host`` as ``pyinfra … fact FACT --json`` prints it."""
-    result = run_pyinfra([host], "fact", fact, *fact_args, "--json")
-    return json.loads(result.stdout)[host.name]
+FACTS_PACKAGE = "openclaw_infra.facts"
+# What pyinfra prints on stderr when a fact command failed or its output was refused; --json then still
+# prints the fact's default, which must not pass for a real answer.
+FACT_FAILURE_MARKERS = ("could not load fact", "could not process fact")
+
+
+def _cli_value(value: object) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def facts_json(host: SandboxHost, *facts: tuple[str, dict[str, object]]) -> list[Any]:
+    """The values of ``facts`` (``("ports.ListeningPorts", {"udp": True})``, …) for ``host``, in order.
+
+    ``pyinfra INVENTORY fact A k=v B --json`` prints ``{"<fact> (<args>)": {"<host>": value}, …}`` in the
+    order the facts were given.
+    """
+    words: list[str] = []
+    for fact, args in facts:
+        words += [f"{FACTS_PACKAGE}.{fact}", *(f"{key}={_cli_value(value)}" for key, value in args.items())]
+    result = run_pyinfra([host], "fact", *words, "--json")
+    failures = [line for line in result.stderr.splitlines() if any(m in line for m in FACT_FAILURE_MARKERS)]
+    assert not failures, f"pyinfra could not read a fact:\n{result.stderr}"
+    printed = json.loads(result.stdout)
+    assert len(printed) == len(facts), printed
+    return [by_host[host.name] for by_host in printed.values()]
+
+
+def fact_json(host: SandboxHost, fact: str, **args: object) -> Any:
+    """One fact's value for ``host`` as ``pyinfra … fact FACT key=value --json`` prints it."""
+    (value,) = facts_json(host, (fact, args))
+    return value
