@@ -7,7 +7,7 @@ the sandbox made (root-only); the inventory only says where it is.
 import os
 
 from openclaw_infra.inventory import checked_hosts
-from openclaw_infra.sandbox import list_hosts
+from openclaw_infra.sandbox import list_hosts, mirror_service
 from openclaw_infra.sandbox.hosts import demo_token_path
 
 _wanted = {name for name in os.environ.get("OPENCLAW_SANDBOX_HOSTS", "").split(",") if name}
@@ -19,6 +19,8 @@ sandbox = checked_hosts(
             {
                 **sandbox_host.pyinfra_data(),
                 "openclaw_isolation": "linux-vm",
+                # nodejs.org is out of reach here: the harness serves the same tarball layout from the npm registry.
+                "openclaw_node": {"tarball_base_url": mirror_service.BASE_URL},
                 "openclaw_secrets": {"OPENCLAW_GATEWAY_TOKEN": {"file": str(demo_token_path())}},
             },
         )

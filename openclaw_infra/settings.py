@@ -53,6 +53,9 @@ Bind = Literal["loopback", "lan", "auto", "custom", "tailnet"]
 AuthMode = Literal["token", "password", "none"]
 NodeInstallMethod = Literal["tarball", "nodesource", "preinstalled"]
 
+# openclaw.json keys under "gateway" that come from the Gateway fields; extra_config may not override them.
+MANAGED_GATEWAY_KEYS = frozenset({"mode", "bind", "port", "auth"})
+
 AUTH_SECRET = {"token": "OPENCLAW_GATEWAY_TOKEN", "password": "OPENCLAW_GATEWAY_PASSWORD"}
 
 
@@ -163,6 +166,9 @@ class Gateway(_Model):
     auth_mode: AuthMode = "token"
     # Merged over the host-level secrets; per-gateway keys win.
     secrets: SecretMap = Field(default_factory=dict)
+    # Further openclaw.json keys (channels, agents, tools), deep-merged over the managed ones. No secrets here:
+    # reference them as "${VAR}" and add VAR to the secrets.
+    extra_config: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("profile", "user")
     @classmethod
@@ -187,6 +193,18 @@ class Gateway(_Model):
                 f"port {value} leaves no room for its CDP range (port+{CDP_PORT_FIRST_OFFSET}"
                 f"..port+{CDP_PORT_LAST_OFFSET}).",
                 f"pick a port at most {MAX_PORT - CDP_PORT_LAST_OFFSET}.",
+            )
+        return value
+
+    @field_validator("extra_config")
+    @classmethod
+    def _extra_leaves_managed_keys_alone(cls, value: dict[str, Any]) -> dict[str, Any]:
+        gateway_extra = value.get("gateway")
+        managed = sorted(set(gateway_extra) & MANAGED_GATEWAY_KEYS) if isinstance(gateway_extra, dict) else []
+        if managed:
+            raise _fail(
+                f"extra_config sets gateway.{', gateway.'.join(managed)}, which the deploy manages.",
+                "use the gateway's own port, bind and auth_mode fields instead.",
             )
         return value
 
@@ -215,6 +233,10 @@ class Gateway(_Model):
     def service_name(self) -> str:
         """systemd unit name (without .service) and the suffix of the launchd label."""
         return f"openclaw-gateway-{self.profile}" if self.profile else "openclaw-gateway"
+
+    @property
+    def secrets_file_name(self) -> str:
+        return f"secrets-{self.profile}.env" if self.profile else "secrets.env"
 
     @property
     def launchd_label(self) -> str:

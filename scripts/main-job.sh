@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 
 HOST=${OPENCLAW_DEMO_HOST:-demo}
-DEPLOY=${OPENCLAW_DEMO_DEPLOY:-deploys/preflight.py}
+DEPLOY=${OPENCLAW_DEMO_DEPLOY:-deploys/linux_vm.py}
 sandbox() { .venv/bin/python -m openclaw_infra.sandbox "$@"; }
 
 if ! sandbox list | grep -q "^${HOST}	.*	up	"; then

@@ -24,10 +24,15 @@ def run_pyinfra(
     check: bool = True,
     timeout: float = 1800,
 ) -> subprocess.CompletedProcess[str]:
-    """``pyinfra inventories/sandbox.py ARGS…`` limited to ``hosts``; returns the finished process."""
+    """``pyinfra inventories/sandbox.py ARGS…`` limited to ``hosts``; returns the finished process.
+
+    ``-y`` is added except for ``--dry`` runs: with ``-y`` pyinfra skips change detection, and a dry plan would
+    then always say "no change".
+    """
     run_env = {**os.environ, **(env or {}), "OPENCLAW_SANDBOX_HOSTS": ",".join(host.name for host in hosts)}
+    confirm = [] if "--dry" in args else ["-y"]
     result = subprocess.run(
-        [PYINFRA, "-y", str(SANDBOX_INVENTORY), *args],
+        [PYINFRA, *confirm, str(SANDBOX_INVENTORY), *args],
         capture_output=True,
         text=True,
         cwd=PROJECT_ROOT,

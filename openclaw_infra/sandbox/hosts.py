@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from openclaw_infra.sandbox import config, image, network
+from openclaw_infra.sandbox import config, image, mirror_service, network
 
 HOST_NAME = re.compile(r"^[a-z][a-z0-9-]{0,9}$")
 SSH_KEY_NAME = "id_ed25519"
@@ -203,6 +203,7 @@ def _personalise(root: Path, name: str) -> None:
     authorized.write_text(ssh_key_path().with_suffix(".pub").read_text())
     authorized.chmod(0o600)
     (root / "etc/hostname").write_text(f"{name}\n")
+    (root / "etc/environment").write_text(image.template("environment"))
     (root / "etc/hosts").write_text(f"127.0.0.1 localhost\n127.0.1.1 {name}\n::1 localhost ip6-localhost\n")
 
 
@@ -263,6 +264,7 @@ def up(name: str, owner_pid: int = 0) -> SandboxHost:
     ensure_ssh_key()
     ensure_demo_token()
     network.ensure_nat()
+    mirror_service.ensure_running()
     index = _reserve(name)
     directory = config.STATE_DIR / name
     _cleanup(name, directory)  # whatever a crashed run left under this name
@@ -295,6 +297,7 @@ def up(name: str, owner_pid: int = 0) -> SandboxHost:
 def up_many(names: Sequence[str], owner_pid: int = 0) -> list[SandboxHost]:
     """Boot several hosts in parallel; if any fails, the others are taken down too."""
     image.ensure_image()  # once, before the threads race for it
+    mirror_service.ensure_running()
     with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
         futures = [pool.submit(up, name, owner_pid) for name in names]
         results: list[SandboxHost] = []
@@ -355,6 +358,7 @@ def down_all() -> list[str]:
     names = [host.name for host in list_hosts()]
     for name in names:
         down(name)
+    mirror_service.stop()
     return names
 
 

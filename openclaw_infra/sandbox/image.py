@@ -28,7 +28,7 @@ def image_key() -> str:
         "packages": config.IMAGE_PACKAGES,
         "masked": config.MASKED_UNITS,
         "recipe": config.IMAGE_RECIPE_VERSION,
-        "templates": [_template("ssh-host-keys.conf"), _template("sshd-sandbox.conf")],
+        "templates": [template("ssh-host-keys.conf"), template("sshd-sandbox.conf")],
     }
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]
 
@@ -41,7 +41,7 @@ def image_rootfs() -> Path:
     return image_dir() / "rootfs"
 
 
-def _template(filename: str) -> str:
+def template(filename: str) -> str:
     return (resources.files("openclaw_infra.templates") / "sandbox" / filename).read_text()
 
 
@@ -116,8 +116,8 @@ def _customise(rootfs: Path, log: Path) -> None:
         host_key.unlink()
     dropin = rootfs / "etc/systemd/system/ssh.service.d"
     dropin.mkdir(parents=True, exist_ok=True)
-    (dropin / "host-keys.conf").write_text(_template("ssh-host-keys.conf"))
-    (rootfs / "etc/ssh/sshd_config.d/sandbox.conf").write_text(_template("sshd-sandbox.conf"))
+    (dropin / "host-keys.conf").write_text(template("ssh-host-keys.conf"))
+    (rootfs / "etc/ssh/sshd_config.d/sandbox.conf").write_text(template("sshd-sandbox.conf"))
     # Kernel modules and the root mount are the machine's business; under load these units failed now and
     # then inside containers, leaving the host "degraded".
     for unit in config.MASKED_UNITS:

@@ -1,0 +1,62 @@
+"""The real pyinfra CLI, run in-process with two probes: seconds per operation and remote commands per host.
+
+    python benchmarks/instrumented_pyinfra.py METRICS.json <pyinfra arguments…>
+
+Writes {"operations": [[host, name, seconds], …], "commands": {host: n}, "uploads": {host: n}} to METRICS.json.
+Every command pyinfra sends over SSH counts, fact probes included.
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import json
+import sys
+import time
+from typing import Any
+
+from pyinfra.api import operations as api_operations
+from pyinfra.connectors.ssh import SSHConnector
+from pyinfra_cli.main import main as pyinfra_main
+
+timings: list[tuple[str, str, float]] = []
+commands: collections.Counter[str] = collections.Counter()
+uploads: collections.Counter[str] = collections.Counter()
+
+_run_host_op = api_operations._run_host_op
+_run_shell_command = SSHConnector.run_shell_command
+_put_file = SSHConnector.put_file
+
+
+def _timed_op(state: Any, host: Any, op_hash: str) -> bool:
+    started = time.monotonic()
+    try:
+        return bool(_run_host_op(state, host, op_hash))
+    finally:
+        name = ", ".join(sorted(state.op_meta[op_hash].names))
+        timings.append((host.name, name, time.monotonic() - started))
+
+
+def _counted_command(self: SSHConnector, *args: Any, **kwargs: Any) -> Any:
+    commands[self.host.name] += 1
+    return _run_shell_command(self, *args, **kwargs)
+
+
+def _counted_upload(self: SSHConnector, *args: Any, **kwargs: Any) -> Any:
+    uploads[self.host.name] += 1
+    return _put_file(self, *args, **kwargs)
+
+
+def _write_metrics(path: str) -> None:
+    with open(path, "w") as handle:
+        json.dump({"operations": timings, "commands": commands, "uploads": uploads}, handle)
+
+
+if __name__ == "__main__":
+    metrics_path = sys.argv.pop(1)
+    api_operations._run_host_op = _timed_op  # type: ignore[assignment]
+    SSHConnector.run_shell_command = _counted_command  # type: ignore[method-assign]
+    SSHConnector.put_file = _counted_upload  # type: ignore[method-assign]
+    atexit.register(_write_metrics, metrics_path)
+    sys.argv[0] = "pyinfra"
+    pyinfra_main()

@@ -1,0 +1,81 @@
+"""Host firewall with ufw: deny incoming, allow outgoing, SSH always reachable, gateway port for named sources."""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Sequence
+from ipaddress import ip_network
+
+from pyinfra.api.command import QuoteString, StringCommand
+from pyinfra.api.exceptions import OperationError, OperationValueError
+from pyinfra.api.operation import operation
+from pyinfra.context import host
+
+from openclaw_infra.facts.ufw import UfwRule, UfwStatus
+
+# Rules this project adds carry this comment, so it can tell them from the operator's own and remove its stale ones.
+RULE_COMMENT_PREFIX = "openclaw-infra"
+
+
+def _rule_key(rule: UfwRule) -> tuple[str, str] | None:
+    """(port/proto, source) of an ALLOW IN rule of ours, else None; v4 and v6 rows collapse to one key."""
+    if rule.action != "ALLOW" or rule.direction not in (None, "IN"):
+        return None
+    if not (rule.comment or "").startswith(RULE_COMMENT_PREFIX):
+        return None
+    source = "any" if rule.source.address.startswith("Anywhere") else rule.source.address
+    return rule.to.address, source
+
+
+def _allow(port: int, source: str, purpose: str) -> StringCommand:
+    return StringCommand(
+        "ufw", "allow", "proto", "tcp", "from", source, "to", "any", "port", str(port),
+        "comment", QuoteString(f"{RULE_COMMENT_PREFIX}: {purpose}"),
+    )  # fmt: skip
+
+
+@operation()
+def ufw_firewall(
+    ssh_port: int, gateway_ports: Sequence[int], gateway_sources: Sequence[str]
+) -> Generator[StringCommand, None, None]:
+    """
+    ufw with default deny incoming / allow outgoing. The SSH port is allowed BEFORE ufw is enabled: enabling
+    first keeps the running session but refuses every new SSH connection, the deploy's own included.
+
+    + ssh_port: the port SSH must stay reachable on (the one pyinfra is connected on)
+    + gateway_ports: the gateways' ports, opened only to ``gateway_sources``
+    + gateway_sources: IP addresses or networks allowed to reach the gateway ports; empty keeps them closed
+    """
+    for source in gateway_sources:
+        try:
+            ip_network(source, strict=False)
+        except ValueError:
+            raise OperationValueError(f"{source!r} is not an IP address or network") from None
+    status = host.get_fact(UfwStatus)
+    if status is None:
+        raise OperationError("ufw is not installed; install it before configuring the firewall")
+
+    wanted = {(f"{ssh_port}/tcp", "any"): (ssh_port, "any", "ssh")}
+    for port in gateway_ports:
+        for source in gateway_sources:
+            normalised = str(ip_network(source, strict=False))
+            # ufw prints a single address without /32.
+            shown = normalised.removesuffix("/32").removesuffix("/128")
+            wanted[(f"{port}/tcp", shown)] = (port, normalised, f"gateway {port}")
+
+    # ufw lists rules only while active; when inactive, add them all (ufw skips ones it already has).
+    present = {key for rule in status.rules if (key := _rule_key(rule))} if status.active else set()
+    commands = [_allow(*wanted[key]) for key in wanted if key not in present]
+    for port_proto, source in sorted(present - wanted.keys()):
+        stale_port = port_proto.split("/")[0]
+        commands.append(
+            StringCommand("ufw", "delete", "allow", "proto", "tcp", "from", source, "to", "any", "port", stale_port)
+        )
+    if status.default_incoming != "deny" or not status.active:
+        commands.append(StringCommand("ufw", "default", "deny", "incoming"))
+    if status.default_outgoing != "allow" or not status.active:
+        commands.append(StringCommand("ufw", "default", "allow", "outgoing"))
+    if not status.active:
+        commands.append(StringCommand("ufw", "--force", "enable"))
+    if not commands:
+        host.noop("ufw is active with the wanted policies and rules")
+    yield from commands

@@ -1,0 +1,119 @@
+"""openclaw.json: rendered from the template, validated by the installed OpenClaw before it replaces anything."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import posixpath
+import shlex
+from collections.abc import Generator, Mapping
+from io import StringIO
+from typing import Any
+
+from pyinfra.api.command import FileUploadCommand, QuoteString, StringCommand
+from pyinfra.api.exceptions import OperationValueError
+from pyinfra.api.operation import operation
+from pyinfra.context import host
+from pyinfra.facts.files import File, Sha256File
+
+from openclaw_infra.operations.file_ownership import ownership_fixes
+from openclaw_infra.rendering import render
+
+BACKUPS_KEPT = 5
+
+
+def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    merged = copy.deepcopy(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def gateway_config_content(
+    *,
+    bind: str,
+    port: int,
+    auth_mode: str,
+    pruning_enabled: bool,
+    prune_after_days: int,
+    max_entries: int,
+    extra_config: Mapping[str, Any],
+) -> str:
+    """The managed openclaw.json: the template's keys, with ``extra_config`` merged over them."""
+    rendered = render(
+        "openclaw/openclaw.json.j2",
+        bind=bind,
+        port=port,
+        auth_mode=auth_mode,
+        pruning_enabled=pruning_enabled,
+        prune_after_days=prune_after_days,
+        max_entries=max_entries,
+    )
+    return json.dumps(_merge(json.loads(rendered), extra_config), indent=2, sort_keys=True) + "\n"
+
+
+@operation()
+def gateway_config(
+    path: str,
+    content: str,
+    user: str,
+    group: str,
+    openclaw_bin: str,
+    node_bin_dir: str,
+    state_dir: str,
+) -> Generator[FileUploadCommand | StringCommand, None, None]:
+    """
+    Install ``content`` as the gateway's config at ``path`` (mode 600, owned by ``user``).
+
+    The new file is staged beside the old one and checked with ``openclaw config validate`` as ``user``; a config
+    OpenClaw rejects fails the operation and leaves the running config in place. The replaced file is kept as
+    ``openclaw.json.bak-<sha>`` (the last five).
+
+    + path: the config file (``<state_dir>/openclaw.json``)
+    + content: the whole file, e.g. from ``gateway_config_content``
+    + user, group: owner of the file (the gateway's service user)
+    + openclaw_bin: the installed ``openclaw`` executable used to validate
+    + node_bin_dir: directory holding ``node`` (``openclaw`` runs through ``/usr/bin/env node``)
+    + state_dir: the gateway's ``OPENCLAW_STATE_DIR``
+    """
+    if not posixpath.isabs(path):
+        raise OperationValueError(f"path {path!r} must be absolute")
+    wanted_sha = hashlib.sha256(content.encode()).hexdigest()
+    present = host.get_fact(File, path=path)
+    present_sha = host.get_fact(Sha256File, path=path) if present else None
+
+    if present and present_sha == wanted_sha:
+        fixes = ownership_fixes(path, present, user, group, 600)
+        if not fixes:
+            host.noop(f"{path} is up to date")
+        yield from fixes
+        return
+
+    staged = f"{path}.pyinfra-new"
+    yield FileUploadCommand(StringIO(content), staged, remote_temp_filename=staged)
+    yield StringCommand("chown", f"{user}:{group}", QuoteString(staged))
+    yield StringCommand("chmod", "600", QuoteString(staged))
+    # Validation runs as the service user so nothing it writes under the state dir ends up owned by root.
+    yield StringCommand(
+        "runuser", "-u", user, "--",
+        # --chdir: the connection's cwd (root's home) is closed to the service user; node's spawn would fail.
+        "env", f"--chdir={state_dir}", f"PATH={node_bin_dir}:/usr/bin:/bin", f"OPENCLAW_STATE_DIR={state_dir}",
+        f"OPENCLAW_CONFIG_PATH={staged}",
+        QuoteString(openclaw_bin), "config", "validate", "--json",
+        ">/dev/null", "||", "{", "rm", "-f", QuoteString(staged), ";",
+        "echo", QuoteString(f"openclaw rejected the new {path}; the running config is unchanged"), ">&2", ";",
+        "exit", "1", ";", "}",
+    )  # fmt: skip
+    if present:
+        backup = f"{path}.bak-{(present_sha or 'unknown')[:12]}"
+        yield StringCommand("cp", "-p", QuoteString(path), QuoteString(backup))
+        # Keep the newest backups only; they hold no secrets (${VAR} references) but do grow.
+        yield StringCommand(
+            "ls", "-1t", f"{shlex.quote(path)}.bak-*", "|", "tail", "-n", f"+{BACKUPS_KEPT + 1}",
+            "|", "xargs", "-r", "rm", "-f", "--",
+        )  # fmt: skip
+    yield StringCommand("mv", "-f", QuoteString(staged), QuoteString(path))

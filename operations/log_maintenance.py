@@ -1,0 +1,77 @@
+"""Keeping a gateway's disk use bounded: log rotation and transcript pruning."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from io import StringIO
+
+from pyinfra.api.command import StringCommand
+from pyinfra.api.operation import operation
+from pyinfra.operations import files
+
+from openclaw_infra.rendering import render
+
+
+@operation()
+def gateway_logrotate(
+    config_name: str,
+    logs_dir: str,
+    user: str,
+    frequency: str,
+    keep: int,
+    max_size: str,
+    compress: bool,
+    present: bool = True,
+) -> Generator[StringCommand, None, None]:
+    """
+    ``/etc/logrotate.d/<config_name>`` for the gateway's ``*.log`` files.
+
+    + config_name: file name under /etc/logrotate.d (e.g. the service name)
+    + logs_dir, user: where the logs are and who owns them
+    + frequency, keep, max_size, compress: logrotate's daily/weekly/monthly, rotate, maxsize, compress
+    + present: False removes the file
+    """
+    path = f"/etc/logrotate.d/{config_name}"
+    if not present:
+        yield from files.file._inner(path=path, present=False)
+        return
+    content = render(
+        "logrotate/openclaw-gateway.j2", logs_dir=logs_dir, user=user, group=user,
+        frequency=frequency, keep=keep, max_size=max_size, compress=compress,
+    )  # fmt: skip
+    yield from files.put._inner(src=StringIO(content), dest=path, user="root", group="root", mode="644")
+
+
+@operation()
+def transcript_pruning(
+    cron_name: str,
+    user: str,
+    state_dir: str,
+    openclaw_bin: str,
+    node_bin_dir: str,
+    profile: str | None,
+    schedule: str,
+    prune_after_days: int,
+    present: bool = True,
+) -> Generator[StringCommand, None, None]:
+    """
+    ``/etc/cron.d/<cron_name>``: ``openclaw sessions cleanup --enforce`` on a schedule, as the gateway's user,
+    plus the guide's sweep of archived ``*.jsonl`` transcripts older than ``prune_after_days``.
+
+    + cron_name: file name under /etc/cron.d (letters, digits, '-' and '_' only, or cron ignores it)
+    + user, state_dir, profile: whose sessions, where, and the gateway's profile if it has one
+    + openclaw_bin, node_bin_dir: the installed CLI and the node it runs on
+    + schedule: five cron fields
+    + prune_after_days: age at which archived transcript files are deleted
+    + present: False removes the file
+    """
+    path = f"/etc/cron.d/{cron_name}"
+    if not present:
+        yield from files.file._inner(path=path, present=False)
+        return
+    content = render(
+        "cron/openclaw-sessions.j2", user=user, state_dir=state_dir, openclaw_bin=openclaw_bin,
+        node_bin_dir=node_bin_dir, profile_args=f" --profile {profile}" if profile else "",
+        schedule=schedule, prune_after_days=prune_after_days,
+    )  # fmt: skip
+    yield from files.put._inner(src=StringIO(content), dest=path, user="root", group="root", mode="644")

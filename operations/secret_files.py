@@ -1,0 +1,79 @@
+"""Files that hold secrets: uploaded, never templated into a command line, never diffed, never world-readable."""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+import re
+from collections.abc import Generator, Mapping
+from io import StringIO
+
+from pyinfra.api.command import FileUploadCommand, QuoteString, StringCommand
+from pyinfra.api.exceptions import OperationValueError
+from pyinfra.api.hiddenvalue import HiddenValue
+from pyinfra.api.operation import operation
+from pyinfra.context import host
+from pyinfra.facts.files import Directory, File, Sha256File
+
+from openclaw_infra.operations.file_ownership import ownership_fixes
+from openclaw_infra.rendering import render
+
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def environment_file_content(values: Mapping[str, HiddenValue]) -> str:
+    """systemd EnvironmentFile lines; values double-quoted so spaces, '#' and quotes survive."""
+    lines = {}
+    for env_name, value in sorted(values.items()):
+        if not ENV_NAME.match(env_name):
+            raise OperationValueError(f"{env_name!r} is not an environment variable name")
+        raw = value.unmask()
+        if "\n" in raw or "\r" in raw:
+            raise OperationValueError(f"the value of {env_name} holds a line break")
+        lines[env_name] = raw.replace("\\", "\\\\").replace('"', '\\"')
+    return render("secrets/secrets.env.j2", values=lines)
+
+
+@operation()
+def secret_file(
+    path: str,
+    content: HiddenValue,
+    user: str = "root",
+    group: str = "root",
+    mode: int = 600,
+) -> Generator[FileUploadCommand | StringCommand, None, None]:
+    """
+    Put secret ``content`` at ``path``: uploaded over SFTP into a directory only ``user`` can enter, then moved
+    into place, so neither the process list, pyinfra's output and ``--json``, ``--diff``, nor another local
+    user ever sees it. Compared by SHA-256, so an unchanged secret changes nothing.
+
+    + path: absolute path of the file; its directory is created 0700 if missing
+    + content: the file's text, wrapped in ``HiddenValue``
+    + user, group, mode: owner and permissions (mode at most 0600: nobody but the owner reads a secret)
+    """
+    if not posixpath.isabs(path):
+        raise OperationValueError(f"path {path!r} must be absolute")
+    if int(str(mode), 8) & 0o077:
+        raise OperationValueError(f"mode {mode} lets group or others read a secret; use 600 or 400")
+    directory = posixpath.dirname(path)
+    text = content.unmask()
+    wanted_sha = hashlib.sha256(text.encode()).hexdigest()
+
+    present = host.get_fact(File, path=path)
+    present_sha = host.get_fact(Sha256File, path=path) if present else None
+    if present and present_sha == wanted_sha:
+        fixes = ownership_fixes(path, present, user, group, mode)
+        if not fixes:
+            host.noop(f"{path} is up to date")
+        yield from fixes
+        return
+
+    if not host.get_fact(Directory, path=directory):
+        yield StringCommand("install", "-d", "-m", "700", "-o", user, "-g", group, QuoteString(directory))
+    staged = posixpath.join(directory, f".{posixpath.basename(path)}.pyinfra-new")
+    # umask 077 first: whatever creates the staged file, it is never readable by others, even for a moment.
+    yield StringCommand("umask", "077", "&&", "rm", "-f", QuoteString(staged), "&&", "touch", QuoteString(staged))
+    yield FileUploadCommand(StringIO(text), staged, remote_temp_filename=staged)
+    yield StringCommand("chown", f"{user}:{group}", QuoteString(staged))
+    yield StringCommand("chmod", str(mode), QuoteString(staged))
+    yield StringCommand("mv", "-f", QuoteString(staged), QuoteString(path))

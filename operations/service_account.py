@@ -1,0 +1,60 @@
+"""The gateway's dedicated OS user and the directories it owns."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+
+from pyinfra.api.command import QuoteString, StringCommand
+from pyinfra.api.operation import operation
+from pyinfra.context import host
+from pyinfra.facts.server import Users
+from pyinfra.operations import files, server
+
+NOLOGIN = "/usr/sbin/nologin"
+
+
+@operation()
+def service_account(user: str, home: str, docker_access: bool) -> Generator[StringCommand, None, None]:
+    """
+    A system user with no password and no login shell, home 0700, in the ``docker`` group only when the
+    Docker sandbox needs it (membership there is root-equivalent, so it is removed when not needed).
+
+    + user: the account name
+    + home: its home directory
+    + docker_access: whether the gateway drives Docker for per-agent sandboxes
+    """
+    yield from server.user._inner(
+        user=user,
+        home=home,
+        shell=NOLOGIN,
+        system=True,
+        create_home=True,
+        groups=["docker"] if docker_access else [],
+        append=False,
+        password=None,
+    )
+    existing = host.get_fact(Users).get(user)
+    if not docker_access and existing and "docker" in existing["groups"]:
+        yield StringCommand("gpasswd", "-d", QuoteString(user), "docker")
+    yield from files.directory._inner(path=home, user=user, group=user, mode="700")
+
+
+LOG_FILES = ("gateway.log", "gateway.err.log")
+
+
+@operation()
+def gateway_directories(user: str, state_dir: str, logs_dir: str) -> Generator[StringCommand, None, None]:
+    """
+    The gateway's state dir and logs dir, 0700 and owned by its user, and its log files, 0600.
+
+    systemd opens ``StandardOutput=append:`` files as root; made beforehand they stay the user's, so logrotate
+    (``su <user>``) can rotate them.
+
+    + user: the gateway's service user (also the group)
+    + state_dir: ``OPENCLAW_STATE_DIR``
+    + logs_dir: where the service's stdout/stderr go
+    """
+    for path in (state_dir, logs_dir):
+        yield from files.directory._inner(path=path, user=user, group=user, mode="700")
+    for log_file in LOG_FILES:
+        yield from files.file._inner(path=f"{logs_dir}/{log_file}", user=user, group=user, mode="600")

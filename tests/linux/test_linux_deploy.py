@@ -1,0 +1,184 @@
+"""deploys/linux_vm.py end to end on a real sandbox host, with the real OpenClaw gateway.
+
+One host is deployed once for the module (the OpenClaw install is the slow part); the tests then run in order
+against it: verification, idempotency, firewall, secrets, a port change.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from openclaw_infra.sandbox import SandboxHost
+from tests.conftest import SandboxFactory
+from tests.helpers import fact_json, run_pyinfra
+
+pytestmark = pytest.mark.sandbox
+
+DEPLOY = "deploys/linux_vm.py"
+CANARY = "canary-7f3e9c1d-do-not-leak-4b2a"
+SERVICE = "openclaw-gateway"
+CANARY_ENV = {"CANARY_GATEWAY_TOKEN": CANARY}
+CANARY_DATA = ["--data", 'openclaw_secrets={"OPENCLAW_GATEWAY_TOKEN": {"env": "CANARY_GATEWAY_TOKEN"}}']
+
+
+class ProcessListWatcher:
+    """Samples every process's command line on the host while a deploy runs, to catch secrets in argv."""
+
+    def __init__(self, host: SandboxHost):
+        self.host = host
+        self.samples: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            result = self.host.run("ps -eo args", check=False, timeout=30)
+            self.samples.append(result.stdout)
+            time.sleep(0.2)
+
+    def __enter__(self) -> ProcessListWatcher:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def invocation_id(host: SandboxHost) -> str:
+    return host.run(f"systemctl show -p InvocationID --value {SERVICE}").stdout.strip()
+
+
+def deploy(host: SandboxHost, *args: str, env: dict[str, str] | None = None) -> str:
+    result = run_pyinfra([host], *CANARY_DATA, *args, DEPLOY, env={**CANARY_ENV, **(env or {})})
+    return result.stdout + result.stderr
+
+
+@dataclasses.dataclass(frozen=True)
+class Deployed:
+    host: SandboxHost
+    # pyinfra's stdout and stderr of the first deploy, and the host's process list sampled while it ran
+    output: str
+    process_samples: list[str]
+
+
+@pytest.fixture(scope="module")
+def deployed(sandbox_factory: SandboxFactory) -> Iterator[Deployed]:
+    (host,) = sandbox_factory.boot(1)
+    try:
+        with ProcessListWatcher(host) as watcher:
+            output = deploy(host, "--json")
+        yield Deployed(host, output, watcher.samples)
+    finally:
+        sandbox_factory.release(host)
+
+
+def test_fresh_deploy_is_verified(deployed: Deployed) -> None:
+    host, output = deployed.host, deployed.output
+    assert "openclaw-gateway: verify" in output
+    assert host.run(f"systemctl is-active {SERVICE}").stdout.strip() == "active"
+    assert host.run(f"systemctl is-enabled {SERVICE}").stdout.strip() == "enabled"
+    health = json.loads(host.run("curl -sS http://127.0.0.1:18789/health").stdout)
+    assert health["ok"] is True
+    listeners = [socket for socket in fact_json(host, "ports.ListeningPorts") if socket["port"] == 18789]
+    assert listeners and all(socket["loopback"] for socket in listeners), listeners
+    modes = host.run(
+        "stat -c '%U:%G %a %n' /home/openclaw /home/openclaw/.openclaw /home/openclaw/.openclaw/openclaw.json "
+        "/etc/openclaw /etc/openclaw/secrets.env"
+    ).stdout.splitlines()
+    assert modes == [
+        "openclaw:openclaw 700 /home/openclaw",
+        "openclaw:openclaw 700 /home/openclaw/.openclaw",
+        "openclaw:openclaw 600 /home/openclaw/.openclaw/openclaw.json",
+        "root:root 700 /etc/openclaw",
+        "root:root 600 /etc/openclaw/secrets.env",
+    ]
+    assert host.run("/opt/node/bin/node --version").stdout.strip() == "v24.21.0"
+    assert "2026.9.6" in host.run("/opt/openclaw/bin/openclaw --version 2>&1 || true").stdout + host.run(
+        "PATH=/opt/node/bin:$PATH /opt/openclaw/bin/openclaw --version"
+    ).stdout
+
+
+def test_security_audit_has_no_critical_finding(deployed: Deployed) -> None:
+    host = deployed.host
+    # As the service runs it: its user, its state dir and its secrets in the environment (sourced by the shell,
+    # so the token is never an argument), from a directory the user may enter.
+    audit = host.run(
+        "cd / && set -a && . /etc/openclaw/secrets.env && set +a && "
+        "runuser -u openclaw -- env PATH=/opt/node/bin:/usr/bin:/bin HOME=/home/openclaw "
+        "OPENCLAW_STATE_DIR=/home/openclaw/.openclaw /opt/openclaw/bin/openclaw security audit --json",
+        timeout=120,
+    ).stdout
+    report = json.loads(audit[audit.index("{") :])
+    critical = [finding for finding in report["findings"] if finding.get("severity") == "critical"]
+    assert report["summary"]["critical"] == 0 and critical == [], report
+
+
+def planned_changes(host: SandboxHost) -> list[str]:
+    plan = json.loads(run_pyinfra([host], *CANARY_DATA, "--dry", "--json", DEPLOY, env=CANARY_ENV).stdout)
+    return [op["name"] for op in plan["plan"] if op.get("hosts_with_change")]
+
+
+def test_second_run_changes_nothing(deployed: Deployed) -> None:
+    host = deployed.host
+    before = invocation_id(host)
+    assert planned_changes(host) == []
+    # The plan can see drift: a changed mode on one managed file is named, and only that operation.
+    host.run("chmod 600 /etc/logrotate.d/openclaw-gateway")
+    assert planned_changes(host) == ["OpenClaw gateway (Linux, systemd) | openclaw-gateway: log rotation"]
+    # A real run repairs it without restarting the gateway, and the next plan is clean again.
+    deploy(host)
+    assert host.run("stat -c %a /etc/logrotate.d/openclaw-gateway").stdout.strip() == "644"
+    assert invocation_id(host) == before
+    assert planned_changes(host) == []
+
+
+def test_new_ssh_connection_after_firewall(deployed: Deployed) -> None:
+    host = deployed.host
+    status = fact_json(host, "ufw.UfwStatus")
+    assert status["active"] and status["default_incoming"] == "deny" and status["default_outgoing"] == "allow"
+    # every host.run is a new SSH connection
+    assert host.run("echo new-connection").stdout.strip() == "new-connection"
+
+
+def test_canary_secret_never_leaks(deployed: Deployed) -> None:
+    host, output = deployed.host, deployed.output
+    assert CANARY not in output
+    assert deployed.process_samples, "the process list was never sampled"
+    assert not [sample for sample in deployed.process_samples if CANARY in sample]
+    # Every file holding it is readable only by root or the service user.
+    holders = host.run(
+        f"grep -rlsF {CANARY} / --exclude-dir=proc --exclude-dir=sys --exclude-dir=dev --exclude-dir=run "
+        "| xargs -r stat -c '%U %a %n'",
+        check=False,
+        timeout=300,
+    ).stdout.splitlines()
+    assert holders, "the secret is nowhere on the host: the deploy did not install it"
+    for line in holders:
+        owner, mode, _path = line.split(" ", 2)
+        assert owner in {"root", "openclaw"} and mode.endswith("00"), line
+
+
+def test_port_change_restarts_once_and_health_follows(deployed: Deployed) -> None:
+    host = deployed.host
+    host.run("journalctl --rotate >/dev/null 2>&1; true")
+    since = host.run("date '+%Y-%m-%d %H:%M:%S'").stdout.strip()
+    time.sleep(1)
+    new_port = ["--data", 'openclaw_gateways=[{"port": 18889}]']
+    deploy(host, *new_port)
+    starts = host.run(f"journalctl -u {SERVICE} --since '{since}' -o cat | grep -c '^Started ' || true").stdout
+    assert starts.strip() == "1", starts
+    assert json.loads(host.run("curl -sS http://127.0.0.1:18889/health").stdout)["ok"] is True
+    assert host.run("curl -sS http://127.0.0.1:18789/health", check=False).returncode != 0
+    # and back, so the module's host ends as it began
+    before = invocation_id(host)
+    deploy(host)
+    assert invocation_id(host) != before
+    assert os.environ.get("CANARY_GATEWAY_TOKEN") is None  # the canary only ever lived in the child's env
