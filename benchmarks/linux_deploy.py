@@ -34,7 +34,10 @@ def run(host_name: str, label: str) -> dict[str, object]:
         )  # fmt: skip
         wall = time.monotonic() - started
         metrics = json.loads(Path(metrics_file.name).read_text())
-    install = sum(seconds for _, name, seconds in metrics["operations"] if name.startswith(INSTALL_STEPS))
+    # Names read "<deploy> | <operation>".
+    install = sum(
+        seconds for _, name, seconds in metrics["operations"] if name.rpartition(" | ")[2].startswith(INSTALL_STEPS)
+    )
     total_ops = sum(seconds for _, _, seconds in metrics["operations"])
     print(f"{label}: {wall:6.1f} s wall  (operations {total_ops:.1f} s: install {install:.1f} s, "
           f"rest {total_ops - install:.1f} s)  commands {metrics['commands'].get(host_name, 0)}, "
