@@ -1,8 +1,9 @@
 """The real pyinfra CLI, run in-process with two probes: seconds per operation and remote commands per host.
 
-    python benchmarks/instrumented_pyinfra.py METRICS.json <pyinfra arguments…>
+    python benchmarks/instrumented_pyinfra.py METRICS <pyinfra arguments…>
 
-Writes {"operations": [[host, name, seconds], …], "commands": {host: n}, "uploads": {host: n}} to METRICS.json.
+Writes {"operations": [[host, name, seconds], …], "commands": {host: n}, "uploads": {host: n}} to METRICS, or to
+METRICS/<pid>.json when METRICS is a directory (one file per run when several run at once).
 Every command pyinfra sends over SSH counts, fact probes included.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import atexit
 import collections
 import json
+import os
 import sys
 import time
 from typing import Any
@@ -48,6 +50,8 @@ def _counted_upload(self: SSHConnector, *args: Any, **kwargs: Any) -> Any:
 
 
 def _write_metrics(path: str) -> None:
+    if os.path.isdir(path):
+        path = os.path.join(path, f"{os.getpid()}.json")
     with open(path, "w") as handle:
         json.dump({"operations": timings, "commands": commands, "uploads": uploads}, handle)
 

@@ -1,9 +1,11 @@
 """pyinfra inventory of the running sandbox hosts (`python -m openclaw_infra.sandbox up NAME`).
 
 Set OPENCLAW_SANDBOX_HOSTS=name1,name2 to limit it to some of them. The gateway token is read from a file
-the sandbox made (root-only); the inventory only says where it is.
+the sandbox made (root-only); the inventory only says where it is. OPENCLAW_SANDBOX_SECRETS (JSON, the shape of
+openclaw_secrets) replaces those sources, e.g. for tests that plant a canary token.
 """
 
+import json
 import os
 
 from openclaw_infra.inventory import checked_hosts
@@ -11,6 +13,10 @@ from openclaw_infra.sandbox import list_hosts, mirror_service
 from openclaw_infra.sandbox.hosts import demo_token_path
 
 _wanted = {name for name in os.environ.get("OPENCLAW_SANDBOX_HOSTS", "").split(",") if name}
+_secrets = json.loads(
+    os.environ.get("OPENCLAW_SANDBOX_SECRETS")
+    or json.dumps({"OPENCLAW_GATEWAY_TOKEN": {"file": str(demo_token_path())}})
+)
 
 sandbox = checked_hosts(
     [
@@ -21,7 +27,7 @@ sandbox = checked_hosts(
                 "openclaw_isolation": "linux-vm",
                 # nodejs.org is out of reach here: the harness serves the same tarball layout from the npm registry.
                 "openclaw_node": {"tarball_base_url": mirror_service.BASE_URL},
-                "openclaw_secrets": {"OPENCLAW_GATEWAY_TOKEN": {"file": str(demo_token_path())}},
+                "openclaw_secrets": _secrets,
             },
         )
         for sandbox_host in list_hosts()

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from pyinfra.api.exceptions import PyinfraError
 from pyinfra.api.hiddenvalue import HiddenValue
 
@@ -126,6 +126,23 @@ def settings_for_hosts(hosts: Iterable[tuple[str, Mapping[str, Any]]]) -> dict[s
     if problems:
         raise SettingsError(problems)
     return result
+
+
+SectionModel = TypeVar("SectionModel", bound=BaseModel)
+
+
+def section_for_host(host_name: str, field: str, model: type[SectionModel], value: Any) -> SectionModel:
+    """One top-level setting validated alone, errors worded like the whole model's: for hosts that are not
+    gateways (a control host scheduling drift checks need not name a gateway token)."""
+    try:
+        return model.model_validate(value if value is not None else {})
+    except ValidationError as error:
+        raise SettingsError(
+            [
+                f"host {host_name!r}: {_location((field, *detail['loc']))}: {_describe(detail)}"
+                for detail in error.errors()
+            ]
+        ) from None
 
 
 def settings_for_host(host_name: str, data: Mapping[str, Any]) -> HostSettings:

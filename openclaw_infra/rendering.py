@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 import functools
+import os
+from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
 import jinja2
 
+# templates/ is mapped to openclaw_infra.templates, which PackageLoader cannot see through. Resolved once, here:
+# operation fixtures (pyinfra-testing) fake os.stat while an operation runs, and path lookups stat.
+TEMPLATES_DIR = str(resources.files("openclaw_infra.templates"))
+
+
+def _template_source(name: str) -> tuple[str, None, Callable[[], bool]]:
+    # Plain open() (no stat) and never "out of date": templates do not change while a deploy runs.
+    with open(os.path.join(TEMPLATES_DIR, name), encoding="utf-8") as template:
+        return template.read(), None, lambda: True
+
 
 @functools.cache
 def _environment() -> jinja2.Environment:
     return jinja2.Environment(
-        # templates/ is mapped to openclaw_infra.templates, which PackageLoader cannot see through.
-        loader=jinja2.FileSystemLoader(str(resources.files("openclaw_infra.templates"))),
+        loader=jinja2.FunctionLoader(_template_source),
         undefined=jinja2.StrictUndefined,  # a missing variable is a bug, never an empty string in a unit file
         keep_trailing_newline=True,
         autoescape=False,  # noqa: S701 - renders config files, not HTML

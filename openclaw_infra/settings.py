@@ -300,6 +300,50 @@ class TranscriptPruning(_Model):
         return value
 
 
+class DriftSchedule(_Model):
+    """When and how a control host runs ``openclaw-infra drift`` on its own, and where it keeps the reports."""
+
+    # The job's command line (run from working_dir); it gets --json appended and its stdout becomes the report.
+    command: list[str] = Field(
+        default_factory=lambda: ["openclaw-infra", "drift", "inventories/hosts.py", "deploys/linux_vm.py"],
+        min_length=2,
+    )
+    # Where the inventory and deploys the command names live.
+    working_dir: str = "/opt/openclaw-infra"
+    # Who runs it: needs the SSH keys for the hosts and read access to the secret sources.
+    user: str = "root"
+    report_dir: str = "/var/lib/openclaw-infra/drift"
+    keep_reports: Annotated[int, Field(ge=1, le=10000)] = 48
+    # One schedule, rendered for systemd (OnCalendar), launchd (StartCalendarInterval) and cron: at `minute`
+    # past every hour, or past `hour` once a day.
+    minute: Annotated[int, Field(ge=0, le=59)] = 0
+    hour: Annotated[int, Field(ge=0, le=23)] | None = None
+
+    @field_validator("user")
+    @classmethod
+    def _user_is_safe(cls, value: str) -> str | None:
+        return _check_safe_name(value, "drift_schedule.user")
+
+    @field_validator("working_dir", "report_dir")
+    @classmethod
+    def _absolute(cls, value: str, info: ValidationInfo) -> str:
+        if not PurePosixPath(value).is_absolute():
+            raise _fail(f"{info.field_name} {value!r} is not an absolute path.", 'write e.g. "/opt/openclaw-infra".')
+        return value
+
+    def on_calendar(self) -> str:
+        """systemd.time(7) OnCalendar= value."""
+        hour = "*" if self.hour is None else f"{self.hour:02d}"
+        return f"*-*-* {hour}:{self.minute:02d}:00"
+
+    def cron_fields(self) -> str:
+        return f"{self.minute} {'*' if self.hour is None else self.hour} * * *"
+
+    def launchd_interval(self) -> dict[str, int]:
+        """launchd.plist(5) StartCalendarInterval."""
+        return {"Minute": self.minute} if self.hour is None else {"Hour": self.hour, "Minute": self.minute}
+
+
 class Settings(_Model):
     """Everything a deploy needs to know about one host."""
 
@@ -320,6 +364,8 @@ class Settings(_Model):
     transcript_pruning: TranscriptPruning = Field(default_factory=TranscriptPruning)
     # Write /home/<user>/.openclaw/.env for ad-hoc CLI use (the guide's convenience copy); off by default.
     cli_secrets_copy: bool = False
+    # Only read on the control host that schedules drift checks (deploys/drift_schedule.py).
+    drift_schedule: DriftSchedule = Field(default_factory=DriftSchedule)
 
     @field_validator("service_user")
     @classmethod

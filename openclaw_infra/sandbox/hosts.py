@@ -245,13 +245,21 @@ def _wait_for_ssh(host: SandboxHost, deadline: float) -> None:
         time.sleep(0.2)
     else:
         raise SandboxError(f"{host.name}: sshd did not answer within {config.BOOT_TIMEOUT_SECONDS}s")
+    retried = False
     while time.monotonic() < deadline:
         state = host.run("systemctl is-system-running --wait", check=False, timeout=max(1, deadline - time.monotonic()))
         if state.stdout.strip() == "running":
             return
         if state.stdout.strip() in {"degraded", "maintenance", "stopping"}:
             failed = host.run("systemctl --failed --no-legend --plain", check=False).stdout
-            raise SandboxError(f"{host.name}: system is {state.stdout.strip()}; failed units:\n{failed}")
+            units = [line.split()[0] for line in failed.splitlines() if line.strip()]
+            if retried or not units:
+                raise SandboxError(f"{host.name}: system is {state.stdout.strip()}; failed units:\n{failed}")
+            # Several hosts booting at once on a busy machine: a start-up job (ufw-init, seen) may time out.
+            # One restart tells a passing hiccup from a broken image; a second failure fails the boot.
+            retried = True
+            host.run(f"systemctl reset-failed && systemctl restart {' '.join(units)}", check=False, timeout=60)
+            continue
         time.sleep(0.5)
     raise SandboxError(f"{host.name}: not running within {config.BOOT_TIMEOUT_SECONDS}s")
 

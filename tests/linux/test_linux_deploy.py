@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shlex
 import threading
 import time
 from collections.abc import Iterator
@@ -101,9 +102,11 @@ def test_fresh_deploy_is_verified(deployed: Deployed) -> None:
         "root:root 600 /etc/openclaw/secrets.env",
     ]
     assert host.run("/opt/node/bin/node --version").stdout.strip() == "v24.21.0"
-    assert "2026.9.6" in host.run("/opt/openclaw/bin/openclaw --version 2>&1 || true").stdout + host.run(
-        "PATH=/opt/node/bin:$PATH /opt/openclaw/bin/openclaw --version"
-    ).stdout
+    assert (
+        "2026.9.6"
+        in host.run("/opt/openclaw/bin/openclaw --version 2>&1 || true").stdout
+        + host.run("PATH=/opt/node/bin:$PATH /opt/openclaw/bin/openclaw --version").stdout
+    )
 
 
 def test_security_audit_has_no_critical_finding(deployed: Deployed) -> None:
@@ -182,3 +185,36 @@ def test_port_change_restarts_once_and_health_follows(deployed: Deployed) -> Non
     deploy(host)
     assert invocation_id(host) != before
     assert os.environ.get("CANARY_GATEWAY_TOKEN") is None  # the canary only ever lived in the child's env
+
+
+def test_log_rotation_rotates_as_the_service_user(deployed: Deployed) -> None:
+    host = deployed.host
+    host.run("logrotate --force /etc/logrotate.d/openclaw-gateway")
+    rotated = host.run("stat -c '%U %a %n' /home/openclaw/.openclaw/logs/gateway.log*").stdout.splitlines()
+    assert "openclaw 600 /home/openclaw/.openclaw/logs/gateway.log" in rotated
+    assert any(line.startswith("openclaw 600 /home/openclaw/.openclaw/logs/gateway.log.1") for line in rotated), rotated
+
+
+def test_transcript_pruning_job_runs(deployed: Deployed) -> None:
+    host = deployed.host
+    cron_line = next(
+        line
+        for line in host.run("cat /etc/cron.d/openclaw-gateway").stdout.splitlines()
+        if line and not line.startswith(("#", "SHELL=", "PATH="))
+    )
+    fields = cron_line.split(None, 6)
+    assert fields[:5] == ["0", "4", "*", "*", "*"] and fields[5] == "openclaw"
+    # What cron would run, as cron would run it: that user, the file's PATH, /bin/sh; an old archived
+    # transcript must go, a fresh one stay.
+    host.run(
+        "install -d -o openclaw -g openclaw -m 700 /home/openclaw/.openclaw/agents/main/sessions && cd /tmp && "
+        "runuser -u openclaw -- touch -d '40 days ago' /home/openclaw/.openclaw/agents/main/sessions/old.jsonl && "
+        "runuser -u openclaw -- touch /home/openclaw/.openclaw/agents/main/sessions/new.jsonl"
+    )
+    command = fields[6].replace(">/dev/null 2>&1", "")
+    result = host.run(
+        f"cd / && runuser -u openclaw -- env PATH=/opt/node/bin:/usr/bin:/bin sh -c {shlex.quote(command)}"
+    )
+    assert result.returncode == 0
+    remaining = host.run("ls /home/openclaw/.openclaw/agents/main/sessions").stdout.split()
+    assert remaining == ["new.jsonl"]

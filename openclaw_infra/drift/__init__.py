@@ -1,0 +1,1 @@
+"""Drift checks: do deployed hosts still match what the deploys set? Read-only, for cron and CI."""

@@ -1,0 +1,205 @@
+"""``openclaw-infra drift`` against a deployed sandbox host: each drift named, nothing changed, no secret shown."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from openclaw_infra.sandbox import SandboxHost, mirror_service, network
+from tests.conftest import SandboxFactory
+from tests.helpers import PROJECT_ROOT, run_pyinfra
+
+pytestmark = pytest.mark.sandbox
+
+DEPLOY = "deploys/linux_vm.py"
+CANARY = "canary-drift-91c4e0-do-not-leak"
+CANARY_ENV = {"CANARY_GATEWAY_TOKEN": CANARY}
+CANARY_SECRETS = '{"OPENCLAW_GATEWAY_TOKEN": {"env": "CANARY_GATEWAY_TOKEN"}}'
+DRIFT = str(Path(sys.executable).parent / "openclaw-infra")
+PLAN = "plan: OpenClaw gateway (Linux, systemd) | "
+
+
+def drift(*hosts: SandboxHost) -> tuple[int, dict[str, object], str]:
+    """Run the real command, JSON and table form; returns (exit code, JSON report, all text printed)."""
+    env = {
+        **os.environ,
+        **CANARY_ENV,
+        "OPENCLAW_SANDBOX_HOSTS": ",".join(host.name for host in hosts),
+        "OPENCLAW_SANDBOX_SECRETS": CANARY_SECRETS,
+    }
+    as_json = subprocess.run(
+        [DRIFT, "drift", "inventories/sandbox.py", DEPLOY, "--json"],
+        capture_output=True, text=True, cwd=PROJECT_ROOT, env=env, timeout=600, check=False,
+    )  # fmt: skip
+    as_table = subprocess.run(
+        [DRIFT, "drift", "inventories/sandbox.py", DEPLOY, "--all"],
+        capture_output=True, text=True, cwd=PROJECT_ROOT, env=env, timeout=600, check=False,
+    )  # fmt: skip
+    assert as_json.returncode == as_table.returncode, (as_json.stderr, as_table.stderr)
+    printed = as_json.stdout + as_json.stderr + as_table.stdout + as_table.stderr
+    return as_json.returncode, json.loads(as_json.stdout), printed
+
+
+def failing_checks(report: dict[str, object], host: SandboxHost) -> set[str]:
+    (entry,) = [entry for entry in report["hosts"] if entry["host"] == host.name]  # type: ignore[attr-defined]
+    return {check["check"] for check in entry["checks"] if not check["ok"]}
+
+
+def redeploy(host: SandboxHost) -> None:
+    run_pyinfra([host], DEPLOY, env={**CANARY_ENV, "OPENCLAW_SANDBOX_SECRETS": CANARY_SECRETS})
+
+
+@pytest.fixture(scope="module")
+def deployed_host(sandbox_factory: SandboxFactory) -> Iterator[SandboxHost]:
+    (host,) = sandbox_factory.boot(1)
+    try:
+        redeploy(host)
+        yield host
+    finally:
+        sandbox_factory.release(host)
+
+
+def test_clean_host_has_no_drift(deployed_host: SandboxHost) -> None:
+    code, report, printed = drift(deployed_host)
+    assert code == 0, printed
+    assert report["summary"] == {"ok": 1, "drift": 0, "unchecked": 0}
+    assert CANARY not in printed
+
+
+SECRETS = "/etc/openclaw/secrets.env"
+CONFIG = "/home/openclaw/.openclaw/openclaw.json"
+DRIFTS = {
+    "secrets file mode 644": (
+        f"chmod 644 {SECRETS}",
+        {f"mode {SECRETS}", PLAN + "openclaw-gateway: secrets file"},
+    ),
+    "config edited to bind lan": (
+        # The gateway reloads its config on change: give it time to move onto the LAN address.
+        f'sed -i \'s/"loopback"/"lan"/\' {CONFIG} && sleep 20',
+        {"listening :18789", PLAN + "openclaw-gateway: openclaw.json"},
+    ),
+    "service stopped": (
+        "systemctl stop openclaw-gateway",
+        {
+            "service openclaw-gateway.service",
+            "health 127.0.0.1:18789",
+            PLAN + "openclaw-gateway: running, enabled at boot",
+        },
+    ),
+    "unit file edited": (
+        "sed -i 's/^NoNewPrivileges=yes/NoNewPrivileges=no/' /etc/systemd/system/openclaw-gateway.service",
+        {PLAN + "openclaw-gateway: systemd unit"},
+    ),
+    "ufw disabled": (
+        "ufw disable",
+        {"firewall (ufw)", PLAN + "Firewall (ufw)"},
+    ),
+    "openclaw version changed": (
+        'sed -i \'s/"version": "2026.9.6"/"version": "2026.9.5"/\' '
+        "/opt/openclaw/lib/node_modules/openclaw/package.json",
+        {"openclaw version", PLAN + "OpenClaw 2026.9.6"},
+    ),
+}
+
+
+@pytest.mark.parametrize("scenario", list(DRIFTS))
+def test_each_drift_is_named_then_redeploy_clears_it(deployed_host: SandboxHost, scenario: str) -> None:
+    command, expected = DRIFTS[scenario]
+    deployed_host.run(command)
+    code, report, printed = drift(deployed_host)
+    assert code == 1, printed
+    assert expected <= failing_checks(report, deployed_host), printed
+    assert CANARY not in printed
+    redeploy(deployed_host)
+    code, report, printed = drift(deployed_host)
+    assert code == 0, printed
+
+
+def test_unreachable_host_does_not_hide_the_other(deployed_host: SandboxHost, sandbox_factory: SandboxFactory) -> None:
+    (stopped,) = sandbox_factory.boot(1)
+    veth = network.veth_name(stopped.name)
+    subprocess.run(["ip", "link", "set", veth, "down"], check=True)
+    try:
+        code, report, printed = drift(deployed_host, stopped)
+    finally:
+        sandbox_factory.release(stopped)
+    assert code == 2, printed
+    by_host = {entry["host"]: entry for entry in report["hosts"]}  # type: ignore[attr-defined]
+    assert by_host[deployed_host.name]["status"] == "ok"
+    assert len(by_host[deployed_host.name]["checks"]) >= 10
+    assert by_host[stopped.name]["status"] == "unchecked" and by_host[stopped.name]["error"]
+    assert f"{stopped.name}  could not be checked" in printed
+
+
+ON_HOST = "/opt/openclaw-infra"
+LOCAL_INVENTORY = """\
+# The gateway host checking itself: the drift schedule's own inventory on a sandbox host.
+local = [("@local", {
+    "openclaw_isolation": "linux-vm",
+    "openclaw_node": {"tarball_base_url": %r},
+    "openclaw_secrets": {"OPENCLAW_GATEWAY_TOKEN": {"file": "/root/gateway-token"}},
+})]
+"""
+
+
+def test_scheduled_real_drift_check_leaves_reports(deployed_host: SandboxHost, tmp_path: Path) -> None:
+    """The systemd timer running the real ``openclaw-infra drift`` on a control host (here the gateway host itself,
+    over pyinfra's @local): a clean report, then a drifted one that fails the unit."""
+    host = deployed_host
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(PROJECT_ROOT)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    (wheel,) = tmp_path.glob("*.whl")
+    subprocess.run(
+        ["scp", "-q", "-i", str(host.ssh_key), "-o", f"UserKnownHostsFile={host.known_hosts}",
+         str(wheel), str(PROJECT_ROOT / "requirements.lock"), f"root@{host.address}:/tmp/"],
+        check=True,
+    )  # fmt: skip
+    host.run(
+        "DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv >/dev/null && "
+        f"python3 -m venv {ON_HOST}/.venv && "
+        f"PIP_CERT=/etc/ssl/certs/ca-certificates.crt {ON_HOST}/.venv/bin/pip install -q --disable-pip-version-check "
+        f"-c /tmp/requirements.lock /tmp/{wheel.name}",
+        timeout=600,
+    )
+    # The same token the deploy installed, readable by root only; the inventory names the file.
+    host.run(f"umask 077 && printf %s {shlex.quote(CANARY)} > /root/gateway-token")
+    host.run(f"mkdir -p {ON_HOST}/inventories {ON_HOST}/deploys")
+    host.run(f"cat > {ON_HOST}/inventories/local.py <<'EOF'\n{LOCAL_INVENTORY % mirror_service.BASE_URL}EOF")
+    host.run(f"cp {ON_HOST}/.venv/lib/python3*/site-packages/openclaw_infra/deploys/linux_vm.py {ON_HOST}/deploys/")
+    schedule = {
+        "command": [f"{ON_HOST}/.venv/bin/openclaw-infra", "drift", "inventories/local.py", "deploys/linux_vm.py"],
+        "working_dir": ON_HOST,
+        "keep_reports": 5,
+    }
+    run_pyinfra([host], "--data", f"openclaw_drift_schedule={json.dumps(schedule)}", "deploys/drift_schedule.py")
+    assert host.run("systemctl is-active openclaw-drift.timer").stdout.strip() == "active"
+
+    fired = host.run("systemctl start openclaw-drift.service", check=False, timeout=600)
+    evidence = host.run(
+        "tail -n 20 /var/lib/openclaw-infra/drift/*.log; cat /var/lib/openclaw-infra/drift/latest.json", check=False
+    )
+    assert fired.returncode == 0, evidence.stdout + evidence.stderr  # exit 0: no drift, the unit succeeds
+    clean = json.loads(host.run("cat /var/lib/openclaw-infra/drift/latest.json").stdout)
+    assert clean["exit_code"] == 0 and clean["hosts"][0]["host"] == "@local", clean
+    assert len(clean["hosts"][0]["checks"]) >= 10
+
+    host.run("sleep 1 && chmod 644 /etc/openclaw/secrets.env")
+    fired = host.run("systemctl start openclaw-drift.service", check=False, timeout=600)
+    assert fired.returncode != 0 and "openclaw-drift.service" in host.run("systemctl --failed --plain").stdout
+    drifted = json.loads(host.run("cat /var/lib/openclaw-infra/drift/latest.json").stdout)
+    assert drifted["exit_code"] == 1
+    failing = {check["check"] for check in drifted["hosts"][0]["checks"] if not check["ok"]}
+    assert "mode /etc/openclaw/secrets.env" in failing
+    reports = host.run("ls /var/lib/openclaw-infra/drift").stdout.split()
+    assert len([name for name in reports if name.startswith("drift-") and name.endswith(".json")]) == 2
+    assert CANARY not in host.run("cat /var/lib/openclaw-infra/drift/drift-*").stdout
+    host.run("chmod 600 /etc/openclaw/secrets.env")
