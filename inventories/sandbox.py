@@ -13,9 +13,10 @@ from openclaw_infra.sandbox import list_hosts, mirror_service
 from openclaw_infra.sandbox.hosts import demo_token_path
 
 _wanted = {name for name in os.environ.get("OPENCLAW_SANDBOX_HOSTS", "").split(",") if name}
-_secrets = json.loads(
-    os.environ.get("OPENCLAW_SANDBOX_SECRETS")
-    or json.dumps({"OPENCLAW_GATEWAY_TOKEN": {"file": str(demo_token_path())}})
+_secrets = (
+    json.loads(os.environ["OPENCLAW_SANDBOX_SECRETS"])
+    if os.environ.get("OPENCLAW_SANDBOX_SECRETS")
+    else {"OPENCLAW_GATEWAY_TOKEN": {"file": str(demo_token_path())}}
 )
 
 sandbox = checked_hosts(
