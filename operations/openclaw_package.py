@@ -83,16 +83,20 @@ def openclaw(
 
     release = prefix_path.parent / f"{prefix_path.name}-{version}"
     release_q = QuoteString(str(release))
+    # npm installs beside the release and only a complete install replaces it: reinstalling the running version
+    # (a damaged install) never leaves the gateway without its files if npm fails half-way.
+    partial_q = QuoteString(f"{release}.partial")
     npm = QuoteString(str(node_bin / "npm"))
     yield StringCommand(
         "test -x", npm, "|| { echo", QuoteString(f"no npm at {node_bin}: install the Node runtime first"),
         ">&2; exit 1; }",
-        "&& rm -rf", release_q,
+        "&& rm -rf", partial_q,
         "&& env", QuoteString(f"PATH={node_bin}:{SYSTEM_PATH}"),
-        npm, "install --global --prefix", release_q, QuoteString(f"--allow-scripts={PACKAGE}"),
+        npm, "install --global --prefix", partial_q, QuoteString(f"--allow-scripts={PACKAGE}"),
         "--no-audit --no-fund --no-update-notifier", QuoteString(f"{PACKAGE}@{version}"),
-        "&& test -x", QuoteString(f"{release}/bin/openclaw"),
-        "|| { rm -rf", release_q, "; echo", QuoteString(f"npm install of {PACKAGE}@{version} failed"), ">&2; exit 1; }",
+        "&& test -x", QuoteString(f"{release}.partial/bin/openclaw"),
+        "&& rm -rf", release_q, "&& mv", partial_q, release_q,
+        "|| { rm -rf", partial_q, "; echo", QuoteString(f"npm install of {PACKAGE}@{version} failed"), ">&2; exit 1; }",
     )  # fmt: skip
     yield switch_link(prefix_path, str(release))
     # Remove the release the link pointed at before, and only a release directory this operation made.

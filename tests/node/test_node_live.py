@@ -160,6 +160,29 @@ def test_openclaw_installs_pinned_release_then_changes_nothing(
     assert host.run("stat -c %i /opt/openclaw/lib/node_modules/openclaw/package.json").stdout == inode_before
 
 
+def test_failed_reinstall_of_the_running_release_keeps_it(
+    shared_sandbox_host: SandboxHost, shared_mirror_url: str
+) -> None:
+    host = shared_sandbox_host
+    env = {"NODE_TEST_BASE_URL": shared_mirror_url, "OPENCLAW_TEST_VERSION": DEFAULT_OPENCLAW_VERSION}
+    release = f"/opt/openclaw-{DEFAULT_OPENCLAW_VERSION}"
+    package_json = f"{release}/lib/node_modules/openclaw/package.json"
+    pinned, damaged = f'"version": "{DEFAULT_OPENCLAW_VERSION}"', '"version": "0.0.0-damaged"'
+    # A damaged install (its package.json no longer names the pin) is reinstalled, and npm cannot reach a registry.
+    host.run(f"sed -i 's/{pinned}/{damaged}/' {package_json}")
+    host.run("printf 'registry=http://127.0.0.1:9/\\nfetch-retries=0\\n' > /root/.npmrc")
+    try:
+        _, log = deploy(host, check=False, **env)
+    finally:
+        host.run("rm -f /root/.npmrc")
+    assert f"npm install of openclaw@{DEFAULT_OPENCLAW_VERSION} failed" in log
+    # The release the link points at is untouched, and no half-install is left beside it.
+    assert host.run("readlink /opt/openclaw").stdout.strip() == release
+    assert host.run(f"test -f {release}/lib/node_modules/openclaw/openclaw.mjs", check=False).returncode == 0
+    assert host.run(f"test -e {release}.partial", check=False).returncode != 0
+    host.run(f"sed -i 's/{damaged}/{pinned}/' {package_json}")
+
+
 def _fake_node_archive() -> bytes:
     """A well-formed tarball whose `node` claims the right version: installed if the checksum were not checked."""
     script = f"#!/bin/sh\necho v{NODE}\n".encode()
