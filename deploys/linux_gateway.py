@@ -17,6 +17,7 @@ from pyinfra.operations import apt, files, systemd
 from pyinfra.operations.util import any_changed
 
 from openclaw_infra.deploy_context import current_settings
+from openclaw_infra.gateway_paths import GatewayPaths
 from openclaw_infra.operations import (
     docker_engine,
     firewall,
@@ -32,29 +33,9 @@ from openclaw_infra.operations import (
 from openclaw_infra.rendering import render
 from openclaw_infra.settings import Gateway, Settings
 
-SECRETS_DIR = "/etc/openclaw"
-SYSTEMD_DIR = "/etc/systemd/system"
 SANDBOX_NETWORK = "openclaw-sandbox"
 EGRESS_NETWORK = "openclaw-egress"
 BASE_PACKAGES = ["ca-certificates", "curl", "xz-utils", "logrotate", "cron", "ufw", "iproute2"]
-
-
-class GatewayPaths:
-    """Where one gateway's files live on the host, all derived from the settings."""
-
-    def __init__(self, settings: Settings, gateway: Gateway):
-        self.user = settings.user_of(gateway)
-        self.home = settings.home_of(self.user)
-        self.state_dir = settings.state_dir_of(gateway)
-        self.logs_dir = posixpath.join(self.state_dir, "logs")
-        self.config = posixpath.join(self.state_dir, "openclaw.json")
-        self.secrets = posixpath.join(SECRETS_DIR, gateway.secrets_file_name)
-        self.cli_secrets = posixpath.join(self.state_dir, ".env")
-        self.unit_name = f"{gateway.service_name}.service"
-        self.unit = posixpath.join(SYSTEMD_DIR, self.unit_name)
-        self.node_bin_dir = posixpath.join(settings.node.prefix, "bin")
-        self.openclaw_bin = posixpath.join(settings.openclaw.prefix, "bin", "openclaw")
-        self.openclaw_entry = posixpath.join(settings.openclaw.prefix, "lib/node_modules/openclaw/openclaw.mjs")
 
 
 def unit_content(settings: Settings, gateway: Gateway, paths: GatewayPaths) -> str:
@@ -211,9 +192,5 @@ def linux_gateway() -> None:
             name=f"{gateway.service_name}: verify",
             service=gateway.service_name,
             port=gateway.port,
-            expected_modes={
-                paths.state_dir: (paths.user, paths.user, 700),
-                paths.config: (paths.user, paths.user, 600),
-                paths.secrets: ("root", "root", 600),
-            },
+            expected_modes=paths.expected_modes(),
         )

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from openclaw_infra.drift.checks import fact_failures
 from openclaw_infra.sandbox import SandboxHost
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -46,9 +47,6 @@ def run_pyinfra(
 
 
 FACTS_PACKAGE = "openclaw_infra.facts"
-# What pyinfra prints on stderr when a fact command failed or its output was refused; --json then still
-# prints the fact's default, which must not pass for a real answer.
-FACT_FAILURE_MARKERS = ("could not load fact", "could not process fact")
 
 
 def _cli_value(value: object) -> str:
@@ -65,8 +63,8 @@ def facts_json(host: SandboxHost, *facts: tuple[str, dict[str, object]]) -> list
     for fact, args in facts:
         words += [f"{FACTS_PACKAGE}.{fact}", *(f"{key}={_cli_value(value)}" for key, value in args.items())]
     result = run_pyinfra([host], "fact", *words, "--json")
-    failures = [line for line in result.stderr.splitlines() if any(m in line for m in FACT_FAILURE_MARKERS)]
-    assert not failures, f"pyinfra could not read a fact:\n{result.stderr}"
+    # --json still prints a fact's default when pyinfra could not read it: that must not pass for an answer.
+    assert not fact_failures(result.stderr), f"pyinfra could not read a fact:\n{result.stderr}"
     printed = json.loads(result.stdout)
     assert len(printed) == len(facts), printed
     return [by_host[host.name] for by_host in printed.values()]

@@ -10,16 +10,15 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import posixpath
 import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from openclaw_infra.gateway_paths import GatewayPaths
 from openclaw_infra.host_settings import HostSettings
 from openclaw_infra.operations.secret_files import environment_file_content
-from openclaw_infra.settings import Gateway
 
 # The pyinfra CLI of this environment (benchmarks/drift_check.py swaps in an instrumented one).
 PYINFRA_COMMAND = [str(Path(sys.executable).parent / "pyinfra")]
@@ -57,6 +56,11 @@ class HostUnchecked(RuntimeError):
     pass
 
 
+def fact_failures(stderr: str) -> list[str]:
+    """The lines where pyinfra says a fact could not be read (its --json then shows the fact's default)."""
+    return [line for line in stderr.splitlines() if any(marker in line for marker in FACT_FAILURE_MARKERS)]
+
+
 def _pyinfra(inventory: str, host_name: str, args: Sequence[str], cwd: Path) -> str:
     result = subprocess.run(
         [*PYINFRA_COMMAND, inventory, "--limit", host_name, *args],
@@ -66,8 +70,7 @@ def _pyinfra(inventory: str, host_name: str, args: Sequence[str], cwd: Path) -> 
         timeout=900,
         check=False,
     )
-    failures = [line for line in result.stderr.splitlines() if any(m in line for m in FACT_FAILURE_MARKERS)]
-    if result.returncode != 0 or failures or not result.stdout.strip():
+    if result.returncode != 0 or fact_failures(result.stderr) or not result.stdout.strip():
         lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
         reason = next((line for line in lines if "rror" in line or "Could not" in line), lines[-1] if lines else "")
         raise HostUnchecked(f"pyinfra {' '.join(args[:1])} exited {result.returncode}: {reason}")
@@ -93,17 +96,6 @@ class _FactRequest:
         return [self.fact, *(f"{key}={value}" for key, value in self.args)]
 
 
-def _gateway_paths(host_settings: HostSettings, gateway: Gateway) -> tuple[str, str, str, str]:
-    settings = host_settings.settings
-    state_dir = settings.state_dir_of(gateway)
-    return (
-        settings.user_of(gateway),
-        state_dir,
-        posixpath.join(state_dir, "openclaw.json"),
-        posixpath.join("/etc/openclaw", gateway.secrets_file_name),
-    )
-
-
 def _owner_mode(found: Any) -> str:
     if not found:
         return "missing"
@@ -125,17 +117,17 @@ def fact_checks(inventory: str, host_settings: HostSettings, cwd: Path) -> list[
     if settings.firewall.enabled:
         requests.append(_FactRequest("openclaw_infra.facts.ufw.UfwStatus"))
     for gateway in settings.gateways:
-        _, state_dir, config, secrets = _gateway_paths(host_settings, gateway)
+        paths = GatewayPaths(settings, gateway)
         requests += [
             _FactRequest("systemd.SystemdStatus", (("services", f"{gateway.service_name}.service"),)),
             _FactRequest(
                 "openclaw_infra.facts.gateway_health.GatewayHealthCheck",
                 (("port", gateway.port), ("wait_seconds", HEALTH_WAIT_SECONDS)),
             ),
-            _FactRequest("files.Directory", (("path", state_dir),)),
-            _FactRequest("files.File", (("path", config),)),
-            _FactRequest("files.File", (("path", secrets),)),
-            _FactRequest("files.Sha256File", (("path", secrets),)),
+            _FactRequest("files.Directory", (("path", paths.state_dir),)),
+            _FactRequest("files.File", (("path", paths.config),)),
+            _FactRequest("files.File", (("path", paths.secrets),)),
+            _FactRequest("files.Sha256File", (("path", paths.secrets),)),
         ]
     words = [word for request in requests for word in request.words()]
     printed = json.loads(_pyinfra(inventory, host_settings.host_name, ["fact", *words, "--json"], cwd))
@@ -155,7 +147,7 @@ def fact_checks(inventory: str, host_settings: HostSettings, cwd: Path) -> list[
             found += f", incoming {ufw['default_incoming']}, outgoing {ufw['default_outgoing']}"
         checks.append(Check("firewall (ufw)", "active, incoming deny, outgoing allow", found))
     for gateway in settings.gateways:
-        user, state_dir, config, secrets = _gateway_paths(host_settings, gateway)
+        paths = GatewayPaths(settings, gateway)
         service, health, state, config_file, secrets_file, secrets_sha = (next(values) for _ in range(6))
         unit = f"{gateway.service_name}.service"
         checks.append(Check(f"service {unit}", "active", "active" if (service or {}).get(unit) else "not active"))
@@ -168,12 +160,13 @@ def fact_checks(inventory: str, host_settings: HostSettings, cwd: Path) -> list[
         beyond = [s for s in sockets or [] if s["port"] == gateway.port and not s["loopback"]]
         listening = "nothing" if not listeners else ("loopback only" if not beyond else ", ".join(listeners))
         checks.append(Check(f"listening :{gateway.port}", "loopback only", listening))
-        checks.append(Check(f"mode {state_dir}", f"{user}:{user} 700", _owner_mode(state)))
-        checks.append(Check(f"mode {config}", f"{user}:{user} 600", _owner_mode(config_file)))
-        checks.append(Check(f"mode {secrets}", "root:root 600", _owner_mode(secrets_file)))
+        found_modes = {paths.state_dir: state, paths.config: config_file, paths.secrets: secrets_file}
+        for path, (user, group, mode) in paths.expected_modes().items():
+            checks.append(Check(f"mode {path}", f"{user}:{group} {mode}", _owner_mode(found_modes[path])))
         # Checksums only, shortened: a report says that the secrets changed, never what they are.
         wanted = hashlib.sha256(environment_file_content(host_settings.secrets_of(gateway)).encode()).hexdigest()[:12]
-        checks.append(Check(f"checksum {secrets}", f"sha256 {wanted}", f"sha256 {str(secrets_sha or 'missing')[:12]}"))
+        found_sha = f"sha256 {str(secrets_sha or 'missing')[:12]}"
+        checks.append(Check(f"checksum {paths.secrets}", f"sha256 {wanted}", found_sha))
     return checks
 
 

@@ -1,0 +1,38 @@
+"""Where one gateway's files live on a Linux host, and the owners and modes they must have.
+
+Derived from the settings only, so the deploy that writes the files, its verification and the drift checks that
+read them back can never disagree about a path or a mode.
+"""
+
+from __future__ import annotations
+
+import posixpath
+
+from openclaw_infra.settings import Gateway, Settings
+
+SECRETS_DIR = "/etc/openclaw"
+SYSTEMD_DIR = "/etc/systemd/system"
+
+
+class GatewayPaths:
+    def __init__(self, settings: Settings, gateway: Gateway):
+        self.user = settings.user_of(gateway)
+        self.home = settings.home_of(self.user)
+        self.state_dir = settings.state_dir_of(gateway)
+        self.logs_dir = posixpath.join(self.state_dir, "logs")
+        self.config = posixpath.join(self.state_dir, "openclaw.json")
+        self.secrets = posixpath.join(SECRETS_DIR, gateway.secrets_file_name)
+        self.cli_secrets = posixpath.join(self.state_dir, ".env")
+        self.unit_name = f"{gateway.service_name}.service"
+        self.unit = posixpath.join(SYSTEMD_DIR, self.unit_name)
+        self.node_bin_dir = posixpath.join(settings.node.prefix, "bin")
+        self.openclaw_bin = posixpath.join(settings.openclaw.prefix, "bin", "openclaw")
+        self.openclaw_entry = posixpath.join(settings.openclaw.prefix, "lib/node_modules/openclaw/openclaw.mjs")
+
+    def expected_modes(self) -> dict[str, tuple[str, str, int]]:
+        """path -> (user, group, mode as pyinfra's File facts print it): state dir, config, secrets file."""
+        return {
+            self.state_dir: (self.user, self.user, 700),
+            self.config: (self.user, self.user, 600),
+            self.secrets: ("root", "root", 600),
+        }
