@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from openclaw_infra import sandbox
+import sandbox_hosts as sandbox
 from openclaw_infra.drift import checks
 from openclaw_infra.drift.run import check_inventory
 

@@ -13,7 +13,7 @@ import re
 import shlex
 import sys
 
-from openclaw_infra.sandbox import SandboxError, SandboxHost, get_host
+from sandbox_hosts import SandboxError, SandboxHost, get_host
 
 GUIDE_UNIT_NAME = "openclaw-guide-unit.service"
 

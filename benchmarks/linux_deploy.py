@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from openclaw_infra import sandbox
+import sandbox_hosts as sandbox
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Operations that download and install software; everything else is configuration.

@@ -2,11 +2,13 @@
 
     pyinfra inventories/hosts.py deploys/docker_isolation.py
 
-(The macOS variant, with a LaunchDaemon, is a separate deploy.)
+For hosts with openclaw_isolation "docker-isolation" and openclaw_os_family "linux"; any other host is refused
+before anything runs. (The macOS variant, with a LaunchDaemon, will be a deploy of its own.)
 """
 
-from openclaw_infra.deploy_context import executed_by_pyinfra
+from openclaw_infra.deploy_context import executed_by_pyinfra, require_deploy
 from openclaw_infra.deploys.linux_gateway import linux_gateway
 
 if executed_by_pyinfra(globals()):
+    require_deploy("deploys/docker_isolation.py")
     linux_gateway()

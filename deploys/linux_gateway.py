@@ -16,7 +16,7 @@ from pyinfra.context import host
 from pyinfra.operations import apt, files, systemd
 from pyinfra.operations.util import any_changed
 
-from openclaw_infra.deploy_context import current_settings
+from openclaw_infra.deploy_context import current_settings, require_deploy
 from openclaw_infra.gateway_paths import GatewayPaths
 from openclaw_infra.operations import (
     docker_engine,
@@ -64,8 +64,14 @@ def ssh_port_in_use(settings: Settings) -> int:
     return settings.firewall.ssh_port or int(host.data.get("ssh_port") or 22)
 
 
+# The isolation models this deployment serves: the deploy files that are thin entries over it.
+LINUX_SYSTEMD_DEPLOYS = ("deploys/docker_isolation.py", "deploys/linux_vm.py")
+
+
 @deploy("OpenClaw gateway (Linux, systemd)")
 def linux_gateway() -> None:
+    # Imported into an operator's own deploy, it still refuses hosts of another model (a Mac, a container).
+    require_deploy(*LINUX_SYSTEMD_DEPLOYS)
     host_settings = current_settings()
     settings = host_settings.settings
 

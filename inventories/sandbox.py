@@ -1,23 +1,33 @@
-"""pyinfra inventory of the running sandbox hosts (`python -m openclaw_infra.sandbox up NAME`).
+"""pyinfra inventory of the running sandbox hosts (`python -m sandbox_hosts up NAME`).
 
-Set OPENCLAW_SANDBOX_HOSTS=name1,name2 to limit it to some of them. The gateway token is read from a file
-the sandbox made (root-only); the inventory only says where it is. OPENCLAW_SANDBOX_SECRETS (JSON, the shape of
-openclaw_secrets) replaces those sources, e.g. for tests that plant a canary token.
+Set OPENCLAW_SANDBOX_HOSTS=name1,name2 to limit it to some of them; a name that is not up is an error, never an
+empty run. The gateway token is read from a file the sandbox made (root-only); the inventory only says where it
+is. OPENCLAW_SANDBOX_SECRETS (JSON, the shape of openclaw_secrets) replaces those sources, e.g. for tests that
+plant a canary token. A host booted with `--login sudo-…` is reached as its sudo user with `_sudo`.
 """
 
 import json
 import os
 
-from openclaw_infra.inventory import checked_hosts
-from openclaw_infra.sandbox import list_hosts, mirror_service
-from openclaw_infra.sandbox.hosts import demo_token_path
+from pyinfra.api.exceptions import InventoryError
 
-_wanted = {name for name in os.environ.get("OPENCLAW_SANDBOX_HOSTS", "").split(",") if name}
+from openclaw_infra.inventory import checked_hosts
+from sandbox_hosts import list_hosts, mirror_service
+from sandbox_hosts.hosts import demo_token_path
+
+_wanted = [name for name in os.environ.get("OPENCLAW_SANDBOX_HOSTS", "").split(",") if name]
 _secrets = (
     json.loads(os.environ["OPENCLAW_SANDBOX_SECRETS"])
     if os.environ.get("OPENCLAW_SANDBOX_SECRETS")
     else {"OPENCLAW_GATEWAY_TOKEN": {"file": str(demo_token_path())}}
 )
+_up = {sandbox_host.name: sandbox_host for sandbox_host in list_hosts() if sandbox_host.is_alive()}
+_missing = [name for name in _wanted if name not in _up]
+if _missing or not _up:
+    raise InventoryError(
+        f"sandbox hosts not up: {', '.join(_missing) or '(none is up)'}; "
+        "`python -m sandbox_hosts list` shows them, `python -m sandbox_hosts up NAME` boots one"
+    )
 
 sandbox = checked_hosts(
     [
@@ -31,7 +41,7 @@ sandbox = checked_hosts(
                 "openclaw_secrets": _secrets,
             },
         )
-        for sandbox_host in list_hosts()
-        if sandbox_host.is_alive() and (not _wanted or sandbox_host.name in _wanted)
+        for name, sandbox_host in _up.items()
+        if not _wanted or name in _wanted
     ]
 )

@@ -7,9 +7,11 @@ from typing import Any
 
 from pyinfra.context import ctx_state, host
 
-from openclaw_infra.host_settings import HostSettings, settings_for_hosts
+from openclaw_infra.host_settings import HostSettings, SettingsError, settings_for_hosts
+from openclaw_infra.isolation import refusal
 
 _validated: weakref.WeakKeyDictionary[Any, dict[str, HostSettings]] = weakref.WeakKeyDictionary()
+_deploys_checked: weakref.WeakKeyDictionary[Any, set[tuple[str, ...]]] = weakref.WeakKeyDictionary()
 
 
 def inventory_settings(current_state: Any) -> dict[str, HostSettings]:
@@ -27,6 +29,26 @@ def inventory_settings(current_state: Any) -> dict[str, HostSettings]:
 
 def current_settings() -> HostSettings:
     return inventory_settings(ctx_state.get())[host.name]  # type: ignore[no-untyped-call]
+
+
+def require_deploy(*deploy_files: str) -> None:
+    """Refuse the whole run, before any operation, when a host's isolation model is not one ``deploy_files``
+    implement (a deploy file names itself; a deploy function that several files share names them all).
+
+    Every host of the inventory is checked on the first call, so the refusal names all of them at once.
+    """
+    current_state = ctx_state.get()  # type: ignore[no-untyped-call]
+    checked = _deploys_checked.setdefault(current_state, set())
+    if deploy_files in checked:
+        return
+    problems = [
+        f"host {name!r}: {reason}"
+        for name, host_settings in inventory_settings(current_state).items()
+        if (reason := refusal(host_settings.settings, deploy_files))
+    ]
+    if problems:
+        raise SettingsError(problems)
+    checked.add(deploy_files)
 
 
 def executed_by_pyinfra(module_globals: dict[str, Any]) -> bool:

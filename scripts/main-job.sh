@@ -6,7 +6,7 @@ bash scripts/setup.sh
 
 HOST=${OPENCLAW_DEMO_HOST:-demo}
 DEPLOY=${OPENCLAW_DEMO_DEPLOY:-deploys/linux_vm.py}
-sandbox() { .venv/bin/python -m openclaw_infra.sandbox "$@"; }
+sandbox() { .venv/bin/python -m sandbox_hosts "$@"; }
 
 if ! sandbox list | grep -q "^${HOST}	.*	up	"; then
   sandbox down "$HOST"   # a stale one left by a crash or a reboot
@@ -14,4 +14,4 @@ if ! sandbox list | grep -q "^${HOST}	.*	up	"; then
 fi
 echo "==> pyinfra inventories/sandbox.py ${DEPLOY}  (host ${HOST})"
 OPENCLAW_SANDBOX_HOSTS=$HOST .venv/bin/pyinfra -y inventories/sandbox.py "$DEPLOY"
-echo "==> the host stays up: 'python -m openclaw_infra.sandbox ssh ${HOST}' to look, 'down ${HOST}' to remove it"
+echo "==> the host stays up: 'python -m sandbox_hosts ssh ${HOST}' to look, 'down ${HOST}' to remove it"

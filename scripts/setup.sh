@@ -31,4 +31,4 @@ fi
 .venv/bin/pip install -q --disable-pip-version-check -c requirements.lock -e '.[test]'
 
 echo "==> sandbox base image (built once, cached under /var/cache/openclaw-infra)"
-.venv/bin/python -m openclaw_infra.sandbox image
+.venv/bin/python -m sandbox_hosts image

@@ -7,4 +7,4 @@ tree=build/typecheck
 rm -rf "$tree" && mkdir -p "$tree/openclaw_infra"
 for entry in openclaw_infra/*; do ln -s "$PWD/$entry" "$tree/openclaw_infra/"; done
 for mapped in facts operations deploys templates; do ln -s "$PWD/$mapped" "$tree/openclaw_infra/$mapped"; done
-MYPYPATH=$tree exec .venv/bin/mypy -p openclaw_infra "$@"
+MYPYPATH=$tree:$PWD exec .venv/bin/mypy -p openclaw_infra -p sandbox_hosts "$@"

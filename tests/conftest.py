@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from openclaw_infra import sandbox
-from openclaw_infra.sandbox import SandboxHost
+import sandbox_hosts as sandbox
+from sandbox_hosts import SandboxHost, mirror_service
 
 
 class SandboxFactory:
@@ -21,9 +21,9 @@ class SandboxFactory:
     def __init__(self) -> None:
         self.hosts: dict[str, SandboxHost] = {}
 
-    def boot(self, count: int = 1) -> list[SandboxHost]:
+    def boot(self, count: int = 1, login: sandbox.Login = "root") -> list[SandboxHost]:
         names = [f"t{os.getpid() % 10000}x{next(self._counter)}" for _ in range(count)]
-        booted = sandbox.up_many(names, owner_pid=os.getpid())
+        booted = sandbox.up_many(names, owner_pid=os.getpid(), login=login)
         self.hosts.update({host.name: host for host in booted})
         return booted
 
@@ -52,6 +52,9 @@ def sandbox_factory() -> Iterator[SandboxFactory]:
         yield factory
     finally:
         factory.teardown()
+        if not sandbox.list_hosts():
+            # Nothing of this run may keep serving after it: the next run must start its own.
+            mirror_service.stop()
         signal.signal(signal.SIGTERM, previous)
 
 

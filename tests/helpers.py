@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from openclaw_infra.drift.checks import fact_failures
-from openclaw_infra.sandbox import SandboxHost
+from sandbox_hosts import SandboxHost
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SANDBOX_INVENTORY = PROJECT_ROOT / "inventories" / "sandbox.py"

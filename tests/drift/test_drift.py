@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from openclaw_infra.sandbox import SandboxHost, mirror_service, network
+from sandbox_hosts import SandboxHost, mirror_service, network
 from tests.conftest import SandboxFactory
 from tests.helpers import PROJECT_ROOT, run_pyinfra
 

@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from openclaw_infra.sandbox import SandboxHost
+from sandbox_hosts import SandboxHost
 from tests.helpers import run_pyinfra
 
 pytestmark = pytest.mark.sandbox

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from openclaw_infra.facts.ports import ListeningSocket, Protocol, listeners_on, listening_beyond_loopback
-from openclaw_infra.sandbox import SandboxHost
+from sandbox_hosts import SandboxHost
 from tests.helpers import fact_json, facts_json, run_pyinfra
 
 pytestmark = pytest.mark.sandbox

@@ -17,7 +17,7 @@ import subprocess
 import sys
 
 from openclaw_infra.rendering import render
-from openclaw_infra.sandbox import get_host
+from sandbox_hosts import get_host
 from tests.hardening.test_unit_template import variables as unit_template_variables
 
 

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from openclaw_infra.sandbox import SandboxHost
+from sandbox_hosts import SandboxHost
 from tests.conftest import SandboxFactory
 from tests.helpers import fact_json, run_pyinfra
 

@@ -15,7 +15,7 @@ from pyinfra_testing.facts import make_fact_tests
 from pyinfra_testing.operations import make_operation_tests
 
 from openclaw_infra.facts.installed_versions import NodeVersion, OpenClawVersion
-from openclaw_infra.sandbox import node_mirror
+from sandbox_hosts import node_mirror
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 OPERATION_FIXTURES = PROJECT_ROOT / "tests" / "fixtures" / "operations"

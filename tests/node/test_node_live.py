@@ -1,7 +1,7 @@
 """Node runtime and OpenClaw installs on real sandbox hosts, through the real pyinfra CLI.
 
 nodejs.org is out of reach here, so each test serves a Node mirror in nodejs.org's layout (built from the npm
-registry by ``openclaw_infra.sandbox.node_mirror``) on the host's gateway address, and points the operation at it.
+registry by ``sandbox_hosts.node_mirror``) on the host's gateway address, and points the operation at it.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from openclaw_infra.sandbox import SandboxHost, network, node_mirror
 from openclaw_infra.versions import DEFAULT_NODE_VERSION, DEFAULT_OPENCLAW_VERSION
+from sandbox_hosts import SandboxHost, network, node_mirror
 from tests.helpers import PROJECT_ROOT, PYINFRA, SANDBOX_INVENTORY, run_pyinfra
 
 pytestmark = pytest.mark.sandbox

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from openclaw_infra import sandbox
-from openclaw_infra.sandbox import SandboxHost, network
+import sandbox_hosts as sandbox
+from sandbox_hosts import SandboxHost, network
 from tests.conftest import SandboxFactory
 from tests.helpers import PROJECT_ROOT, run_pyinfra
 
@@ -134,7 +134,7 @@ def test_orphans_of_a_killed_run_are_pruned() -> None:
         [
             sys.executable,
             "-c",
-            "import os, signal; from openclaw_infra import sandbox; "
+            "import os, signal; import sandbox_hosts as sandbox; "
             "h = sandbox.up('orphan1', owner_pid=os.getpid()); print(h.pid, flush=True); "
             "os.kill(os.getpid(), signal.SIGKILL)",
         ],

@@ -11,10 +11,9 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
-from importlib import resources
 from pathlib import Path
 
-from openclaw_infra.sandbox import config
+from sandbox_hosts import config
 
 
 class ImageBuildError(RuntimeError):
@@ -28,7 +27,7 @@ def image_key() -> str:
         "packages": config.IMAGE_PACKAGES,
         "masked": config.MASKED_UNITS,
         "recipe": config.IMAGE_RECIPE_VERSION,
-        "templates": [template("ssh-host-keys.conf"), template("sshd-sandbox.conf")],
+        "templates": [harness_file("ssh-host-keys.conf"), harness_file("sshd-sandbox.conf")],
     }
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]
 
@@ -41,8 +40,9 @@ def image_rootfs() -> Path:
     return image_dir() / "rootfs"
 
 
-def template(filename: str) -> str:
-    return (resources.files("openclaw_infra.templates") / "sandbox" / filename).read_text()
+def harness_file(filename: str) -> str:
+    """A file the harness writes into hosts; they live beside it, not in the installed package."""
+    return (Path(__file__).parent / "files" / filename).read_text()
 
 
 @contextlib.contextmanager
@@ -116,8 +116,8 @@ def _customise(rootfs: Path, log: Path) -> None:
         host_key.unlink()
     dropin = rootfs / "etc/systemd/system/ssh.service.d"
     dropin.mkdir(parents=True, exist_ok=True)
-    (dropin / "host-keys.conf").write_text(template("ssh-host-keys.conf"))
-    (rootfs / "etc/ssh/sshd_config.d/sandbox.conf").write_text(template("sshd-sandbox.conf"))
+    (dropin / "host-keys.conf").write_text(harness_file("ssh-host-keys.conf"))
+    (rootfs / "etc/ssh/sshd_config.d/sandbox.conf").write_text(harness_file("sshd-sandbox.conf"))
     # Kernel modules and the root mount are the machine's business; under load these units failed now and
     # then inside containers, leaving the host "degraded".
     for unit in config.MASKED_UNITS:
@@ -130,15 +130,63 @@ def _customise(rootfs: Path, log: Path) -> None:
     resolv.write_text("")
 
 
+def _installed_packages(rootfs: Path) -> set[str]:
+    status = (rootfs / "var/lib/dpkg/status").read_text()
+    installed = set()
+    for stanza in status.split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in stanza.splitlines() if ": " in line and line[0] != " ")
+        if fields.get("Status") == "install ok installed":
+            installed.add(fields["Package"])
+    return installed
+
+
+def image_damage(rootfs: Path) -> str | None:
+    """Why a cached image cannot be trusted, or None: every package of the recipe installed with every file it
+    ships still there, and the harness's own files as the recipe writes them."""
+    try:
+        installed = _installed_packages(rootfs)
+    except OSError as error:
+        return f"no dpkg database ({error.strerror})"
+    info = rootfs / "var/lib/dpkg/info"
+    for package in (*config.BOOTSTRAP_PACKAGES, *config.IMAGE_PACKAGES):
+        if package not in installed:
+            return f"package {package} is not installed"
+        listing = next((path for path in info.glob(f"{package}*.list") if path.stem.split(":")[0] == package), None)
+        if listing is None:
+            return f"package {package} has no file list"
+        for line in listing.read_text().splitlines():
+            if line not in ("", "/.") and not os.path.lexists(rootfs / line.lstrip("/")):
+                return f"{line} of package {package} is missing"
+    expected = {
+        "etc/systemd/system/ssh.service.d/host-keys.conf": harness_file("ssh-host-keys.conf"),
+        "etc/ssh/sshd_config.d/sandbox.conf": harness_file("sshd-sandbox.conf"),
+    }
+    for relative, content in expected.items():
+        path = rootfs / relative
+        if not path.is_file() or path.read_text() != content:
+            return f"/{relative} is not the recipe's"
+    return None
+
+
+# Images checked by this process: the check reads ~20k paths, once is enough.
+_verified: set[Path] = set()
+
+
 def ensure_image(log: Path | None = None) -> Path:
-    """Return the cached base image's root file system, building it first when it is missing."""
+    """Return the cached base image's root file system, building it first when it is missing or damaged."""
     target = image_dir()
     marker = target / "complete"
-    if marker.exists():
+    if target in _verified and marker.exists():
         return image_rootfs()
     with _locked(config.CACHE_DIR / "images" / ".build.lock"):
         if marker.exists():
-            return image_rootfs()
+            damage = image_damage(image_rootfs())
+            if damage is None:
+                _verified.add(target)
+                return image_rootfs()
+            if str(target) in Path("/proc/mounts").read_text():
+                raise ImageBuildError(f"the cached image {target} is damaged ({damage}) and a running host uses it")
+            print(f"the cached image {target} is damaged ({damage}): rebuilding it", flush=True)
         for tool in ("debootstrap", "systemd-nspawn"):
             if shutil.which(tool) is None:
                 raise ImageBuildError(f"{tool} is not installed; run scripts/setup.sh (apt packages) first.")
@@ -160,7 +208,11 @@ def ensure_image(log: Path | None = None) -> Path:
             build_log,
         )
         _customise(rootfs, build_log)
+        damage = image_damage(rootfs)
+        if damage is not None:
+            raise ImageBuildError(f"the freshly built image fails its own check: {damage}")
         marker.write_text(json.dumps({"built_seconds": round(time.monotonic() - started, 1)}))
+        _verified.add(target)
         prune_old_images(keep=target)
     return image_rootfs()
 

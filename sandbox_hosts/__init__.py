@@ -1,6 +1,7 @@
 """Disposable Debian 12 hosts with systemd as PID 1, booted by systemd-nspawn and reached over real SSH."""
 
-from openclaw_infra.sandbox.hosts import (
+from sandbox_hosts.hosts import (
+    Login,
     SandboxError,
     SandboxHost,
     down,
@@ -11,9 +12,10 @@ from openclaw_infra.sandbox.hosts import (
     up,
     up_many,
 )
-from openclaw_infra.sandbox.image import ensure_image
+from sandbox_hosts.image import ensure_image
 
 __all__ = [
+    "Login",
     "SandboxError",
     "SandboxHost",
     "down",

@@ -1,13 +1,14 @@
-"""``python -m openclaw_infra.sandbox image|up|down|list|ssh``."""
+"""``python -m sandbox_hosts image|up|down|list|ssh``."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import time
 
-from openclaw_infra.sandbox import hosts, image
+from sandbox_hosts import hosts, image, mirror_service, node_mirror
 
 
 def _cmd_image(_: argparse.Namespace) -> int:
@@ -19,7 +20,7 @@ def _cmd_image(_: argparse.Namespace) -> int:
 
 def _cmd_up(args: argparse.Namespace) -> int:
     started = time.monotonic()
-    booted = hosts.up_many(args.names)
+    booted = hosts.up_many(args.names, login=args.login)
     for host in booted:
         print(f"{host.name}\t{host.address}")
     print(f"booted {len(booted)} host(s) in {time.monotonic() - started:.1f}s", file=sys.stderr)
@@ -49,11 +50,14 @@ def _cmd_ssh(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m openclaw_infra.sandbox", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m sandbox_hosts", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("image", help="build the base image if it is not cached").set_defaults(func=_cmd_image)
     up_parser = commands.add_parser("up", help="boot hosts")
     up_parser.add_argument("names", nargs="+", metavar="NAME")
+    up_parser.add_argument(
+        "--login", choices=hosts.LOGINS, default="root", help="root over SSH, or only a sudo user (admin)"
+    )
     up_parser.set_defaults(func=_cmd_up)
     down_parser = commands.add_parser("down", help="halt hosts and remove every trace of them")
     down_parser.add_argument("names", nargs="*", metavar="NAME")
@@ -69,7 +73,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("down needs host names or --all")
     try:
         return int(args.func(args))
-    except hosts.SandboxError as error:
+    except (
+        hosts.SandboxError,
+        image.ImageBuildError,
+        node_mirror.MirrorError,
+        mirror_service.MirrorServiceError,
+        subprocess.CalledProcessError,
+        OSError,
+    ) as error:
+        # One line that says what failed: a user of the harness gets the reason, not a traceback.
         print(f"error: {error}", file=sys.stderr)
         return 1
 

@@ -6,7 +6,7 @@ import subprocess
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 
-from openclaw_infra.sandbox import config
+from sandbox_hosts import config
 
 
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -63,6 +63,21 @@ def destroy(host_name: str) -> None:
 
 def exists(host_name: str) -> bool:
     return netns_path(host_name).exists()
+
+
+def has_processes(host_name: str) -> bool:
+    """Whether anything runs in the host's namespace (a live host, possibly of another run)."""
+    return bool(_ip("netns", "pids", netns_name(host_name), check=False).stdout.strip())
+
+
+def indexes_in_use() -> set[int]:
+    """Host indexes whose gateway address is on one of the machine's interfaces, whichever run made them."""
+    listing = _ip("-o", "-4", "addr", "show").stdout
+    used = set()
+    for index in range(1, config.MAX_HOSTS + 1):
+        if f" {gateway_address(index)}/" in listing:
+            used.add(index)
+    return used
 
 
 def _iptables_rule(table: str, chain: str, rule: list[str]) -> None:

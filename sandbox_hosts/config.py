@@ -1,4 +1,8 @@
-"""Where the sandbox keeps its image, hosts and registry, and the packages its base image carries."""
+"""Where the sandbox keeps its image, hosts and registry, and the packages its base image carries.
+
+Every location comes from the environment, so a CI run can put all mutable state (hosts' layers, keys, the
+registry) in fresh, empty directories and a subnet of its own, and share only the download and image caches.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,10 @@ STATE_DIR = Path(os.environ.get("OPENCLAW_SANDBOX_STATE", "/var/lib/openclaw-inf
 # Which hosts are up: on tmpfs, so a reboot of the machine forgets hosts that cannot be running any more.
 RUN_DIR = Path(os.environ.get("OPENCLAW_SANDBOX_RUN", "/run/openclaw-infra/sandbox"))
 
-SUBNET = IPv4Network("10.213.0.0/16")
+# One /24 per host inside it; a run with its own subnet never meets hosts or the mirror of another run.
+SUBNET = IPv4Network(os.environ.get("OPENCLAW_SANDBOX_SUBNET", "10.213.0.0/16"))
+if SUBNET.prefixlen != 16:
+    raise ValueError(f"OPENCLAW_SANDBOX_SUBNET must be a /16 (one /24 per host), not {SUBNET}")
 MAX_HOSTS = 250
 
 DEBIAN_SUITE = "bookworm"
@@ -53,3 +60,15 @@ MACHINE_EXTRA_CA_DIR = Path("/usr/local/share/ca-certificates")
 
 BOOT_TIMEOUT_SECONDS = 90
 STOP_TIMEOUT_SECONDS = 30
+
+
+def state_dir() -> Path:
+    """``STATE_DIR``, created (0700: it holds the SSH key and a gateway token) by whoever first needs it."""
+    STATE_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return STATE_DIR
+
+
+def run_dir() -> Path:
+    """``RUN_DIR``, created on first use, like ``state_dir``."""
+    RUN_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return RUN_DIR

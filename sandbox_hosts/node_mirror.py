@@ -9,8 +9,8 @@ carries, is left out. Both packages are checked against the registry's sha512 in
 Built once and cached under ``/var/cache/openclaw-infra/node-mirror``; served over HTTP on an address only the
 sandbox hosts reach (their gateway address on the machine), never on 0.0.0.0.
 
-    python -m openclaw_infra.sandbox.node_mirror build [--version 24.21.0] [--arch x64]
-    python -m openclaw_infra.sandbox.node_mirror serve --address 10.213.1.1 [--port 8081]
+    python -m sandbox_hosts.node_mirror build [--version 24.21.0] [--arch x64]
+    python -m sandbox_hosts.node_mirror serve --address 10.213.1.1 [--port 8081]
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
 
-from openclaw_infra.sandbox import config
 from openclaw_infra.versions import DEFAULT_NODE_VERSION
+from sandbox_hosts import config
 
 REGISTRY = os.environ.get("NPM_CONFIG_REGISTRY", "https://registry.npmjs.org").rstrip("/")
 MIRROR_DIR = config.CACHE_DIR / "node-mirror"
@@ -181,6 +181,16 @@ def write_shasums(release: Path) -> None:
     staged.rename(release / "SHASUMS256.txt")
 
 
+def release_intact(release: Path, archive: Path) -> bool:
+    """Whether ``archive`` is in the release and matches its line in SHASUMS256.txt (a damaged cache is rebuilt,
+    never served: the deploy would refuse it anyway, far from the cause)."""
+    shasums = release / "SHASUMS256.txt"
+    if not (archive.is_file() and shasums.is_file()):
+        return False
+    listed = {line.split()[-1]: line.split()[0] for line in shasums.read_text().splitlines() if line.strip()}
+    return listed.get(archive.name) == sha256_of(archive)
+
+
 @contextlib.contextmanager
 def _locked(root: Path) -> Iterator[None]:
     root.mkdir(parents=True, exist_ok=True)
@@ -197,8 +207,7 @@ def build(version: str = DEFAULT_NODE_VERSION, arch: str = "x64", root: Path = M
     dist = dist_name(version, arch)
     archive = release / f"{dist}.tar.xz"
     with _locked(root):
-        shasums = release / "SHASUMS256.txt"
-        if archive.exists() and shasums.exists() and f"  {archive.name}\n" in shasums.read_text():
+        if release_intact(release, archive):
             return root
         downloads = root / "downloads"
         downloads.mkdir(exist_ok=True)
@@ -244,7 +253,7 @@ def serve(root: Path, address: str, port: int = 0) -> Iterator[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m openclaw_infra.sandbox.node_mirror", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m sandbox_hosts.node_mirror", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     build_parser = commands.add_parser("build", help="build (or reuse) the mirror and print its root")
     serve_parser = commands.add_parser("serve", help="build if needed, then serve until interrupted")

@@ -21,11 +21,17 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Literal
 
-from openclaw_infra.sandbox import config, image, mirror_service, network
+from sandbox_hosts import config, image, mirror_service, network
 
 HOST_NAME = re.compile(r"^[a-z][a-z0-9-]{0,9}$")
 SSH_KEY_NAME = "id_ed25519"
+# How a host is reached: root over SSH (the default), or only as a non-root sudo user, the way most VPS and
+# cloud images are (root's SSH login refused), with passwordless sudo or sudo that asks for a password.
+Login = Literal["root", "sudo-nopasswd", "sudo-password"]
+LOGINS: tuple[Login, ...] = ("root", "sudo-nopasswd", "sudo-password")
+SUDO_USER = "admin"
 
 
 class SandboxError(RuntimeError):
@@ -42,6 +48,15 @@ class SandboxHost:
     # The process that asked for this host and tears it down (pytest); 0 for hosts made from the CLI.
     owner_pid: int = 0
     created: float = field(default_factory=time.time)
+    login: Login = "root"
+
+    @property
+    def login_user(self) -> str:
+        return "root" if self.login == "root" else SUDO_USER
+
+    @property
+    def sudo_password_file(self) -> Path:
+        return Path(self.directory) / "sudo-password"
 
     @property
     def ssh_key(self) -> Path:
@@ -70,13 +85,22 @@ class SandboxHost:
             "LogLevel=ERROR",
             "-o",
             "ConnectTimeout=5",
-            f"root@{self.address}",
+            f"{self.login_user}@{self.address}",
         ]
 
+    def root_shell_args(self) -> list[str]:
+        """A root shell on the host: over SSH where root logs in, else entered from the machine (nsenter into
+        the host's PID 1), so tests can inspect a host whose only SSH login is a sudo user."""
+        if self.login == "root":
+            return self.ssh_args()
+        leader = _container_leader(self.pid)
+        namespaces = ["--mount", "--uts", "--ipc", "--net", "--pid", "--cgroup"]
+        return ["nsenter", f"--target={leader}", *namespaces, "--", "env", "-i", f"PATH={ROOT_PATH}", "sh", "-c"]
+
     def run(self, command: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        """Run a shell command on the host over real SSH."""
+        """Run a shell command on the host as root (over real SSH where root may log in)."""
         result = subprocess.run(
-            [*self.ssh_args(), command], capture_output=True, text=True, timeout=timeout, check=False
+            [*self.root_shell_args(), command], capture_output=True, text=True, timeout=timeout, check=False
         )
         if check and result.returncode != 0:
             raise SandboxError(f"{self.name}: {command!r} exited {result.returncode}\n{result.stdout}{result.stderr}")
@@ -84,20 +108,37 @@ class SandboxHost:
 
     def pyinfra_data(self) -> dict[str, object]:
         """Connection data for pyinfra's @ssh connector."""
-        return {
+        data: dict[str, object] = {
             "ssh_hostname": self.address,
-            "ssh_user": "root",
+            "ssh_user": self.login_user,
             "ssh_key": str(self.ssh_key),
             "ssh_known_hosts_file": str(self.known_hosts),
             "ssh_strict_host_key_checking": "accept-new",
             "sandbox_name": self.name,
         }
+        if self.login != "root":
+            data["_sudo"] = True
+        if self.login == "sudo-password":
+            data["_sudo_password"] = self.sudo_password_file.read_text().strip()
+        return data
 
     def testinfra_url(self) -> str:
         return f"paramiko://root@{self.address}?ssh_identity_file={self.ssh_key}"
 
     def is_alive(self) -> bool:
         return _process_alive(self.pid)
+
+
+ROOT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def _container_leader(nspawn_pid: int) -> int:
+    """The host's PID 1 as the machine sees it: the child systemd-nspawn forked."""
+    for task in Path(f"/proc/{nspawn_pid}/task").iterdir():
+        children = (task / "children").read_text().split()
+        if children:
+            return int(children[0])
+    raise SandboxError(f"systemd-nspawn {nspawn_pid} has no child: the host is not running")
 
 
 def ssh_key_path() -> Path:
@@ -107,6 +148,7 @@ def ssh_key_path() -> Path:
 def ensure_ssh_key() -> Path:
     key = ssh_key_path()
     if not key.exists():
+        config.state_dir()
         key.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         subprocess.run(
             ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "openclaw-sandbox", "-f", str(key)],
@@ -123,7 +165,7 @@ def ensure_demo_token() -> Path:
     """A random gateway token for deploys to sandbox hosts, readable by root only."""
     path = demo_token_path()
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        config.state_dir()
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w") as handle:
             handle.write(secrets.token_urlsafe(32) + "\n")
@@ -148,8 +190,7 @@ def _registry_file(name: str) -> Path:
 
 @contextlib.contextmanager
 def _registry_lock() -> Iterator[None]:
-    config.RUN_DIR.mkdir(parents=True, exist_ok=True)
-    with (config.RUN_DIR / ".lock").open("w") as handle:
+    with (config.run_dir() / ".lock").open("w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -167,16 +208,27 @@ def list_hosts() -> list[SandboxHost]:
 def get_host(name: str) -> SandboxHost:
     path = _registry_file(name)
     if not path.exists():
-        raise SandboxError(f"no sandbox host named {name!r}; `python -m openclaw_infra.sandbox list` shows them")
+        raise SandboxError(f"no sandbox host named {name!r}; `python -m sandbox_hosts list` shows them")
     return SandboxHost(**json.loads(path.read_text()))
 
 
 def _reserve(name: str) -> int:
-    """Claim a free index for ``name`` (written before boot so parallel ups never share an address)."""
+    """Claim a free index for ``name`` (written before boot so parallel ups never share an address).
+
+    Indexes whose subnet is already on one of the machine's interfaces are skipped: a host of another run
+    (another ``RUN_DIR``, or one whose registry was lost) may still hold it.
+    """
     with _registry_lock():
         if _registry_file(name).exists():
             raise SandboxError(f"sandbox host {name!r} already exists; take it down first")
-        used = {host.index for host in list_hosts()}
+        if network.exists(name):
+            if network.has_processes(name):
+                raise SandboxError(
+                    f"a sandbox host named {name!r} of another run (another OPENCLAW_SANDBOX_RUN) is running; "
+                    "take it down there, or choose another name"
+                )
+            network.destroy(name)  # a stale namespace: its host is gone
+        used = {host.index for host in list_hosts()} | network.indexes_in_use()
         free = next((index for index in range(1, config.MAX_HOSTS + 1) if index not in used), None)
         if free is None:
             raise SandboxError(f"all {config.MAX_HOSTS} sandbox addresses are in use")
@@ -196,14 +248,44 @@ def _mount_overlay(lower: Path, directory: Path) -> Path:
     return root
 
 
-def _personalise(root: Path, name: str) -> None:
-    ssh_dir = root / "root/.ssh"
+def _authorize_key(home: Path, uid: int) -> None:
+    ssh_dir = home / ".ssh"
     ssh_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     authorized = ssh_dir / "authorized_keys"
     authorized.write_text(ssh_key_path().with_suffix(".pub").read_text())
     authorized.chmod(0o600)
+    for path in (ssh_dir, authorized):
+        os.chown(path, uid, uid)
+
+
+def _add_sudo_user(root: Path, login: Login, password_file: Path) -> None:
+    """The only SSH login of the host: ``admin``, with sudo; root may not log in over SSH."""
+    chroot = ["chroot", str(root)]
+    subprocess.run([*chroot, "useradd", "--create-home", "--shell", "/bin/bash", SUDO_USER], check=True)
+    uid = int(subprocess.run([*chroot, "id", "-u", SUDO_USER], capture_output=True, text=True, check=True).stdout)
+    _authorize_key(root / "home" / SUDO_USER, uid)
+    (root / "etc/ssh/sshd_config.d/00-login.conf").write_text(image.harness_file("sshd-no-root-login.conf"))
+    sudoers = root / "etc/sudoers.d" / SUDO_USER
+    if login == "sudo-nopasswd":
+        sudoers.write_text(f"{SUDO_USER} ALL=(ALL:ALL) NOPASSWD: ALL\n")
+    else:
+        password = secrets.token_urlsafe(18)
+        descriptor = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(password + "\n")
+        # Through stdin: a password never goes on a command line.
+        subprocess.run([*chroot, "chpasswd"], input=f"{SUDO_USER}:{password}\n", text=True, check=True)
+        sudoers.write_text(f"{SUDO_USER} ALL=(ALL:ALL) ALL\n")
+    sudoers.chmod(0o440)
+
+
+def _personalise(root: Path, name: str, login: Login, directory: Path) -> None:
+    if login == "root":
+        _authorize_key(root / "root", 0)
+    else:
+        _add_sudo_user(root, login, directory / "sudo-password")
     (root / "etc/hostname").write_text(f"{name}\n")
-    (root / "etc/environment").write_text(image.template("environment"))
+    (root / "etc/environment").write_text(image.harness_file("environment"))
     (root / "etc/hosts").write_text(f"127.0.0.1 localhost\n127.0.1.1 {name}\n::1 localhost ip6-localhost\n")
 
 
@@ -264,10 +346,12 @@ def _wait_for_ssh(host: SandboxHost, deadline: float) -> None:
     raise SandboxError(f"{host.name}: not running within {config.BOOT_TIMEOUT_SECONDS}s")
 
 
-def up(name: str, owner_pid: int = 0) -> SandboxHost:
+def up(name: str, owner_pid: int = 0, login: Login = "root") -> SandboxHost:
     """Boot one host and return when sshd answers and systemd reports ``running``."""
     if not HOST_NAME.match(name):
         raise SandboxError(f"host name {name!r}: use 1-10 characters, a lowercase letter first, then [a-z0-9-]")
+    if login not in LOGINS:
+        raise SandboxError(f"login {login!r}: one of {', '.join(LOGINS)}")
     lower = image.ensure_image()
     ensure_ssh_key()
     ensure_demo_token()
@@ -278,7 +362,7 @@ def up(name: str, owner_pid: int = 0) -> SandboxHost:
     _cleanup(name, directory)  # whatever a crashed run left under this name
     try:
         root = _mount_overlay(lower, directory)
-        _personalise(root, name)
+        _personalise(root, name, login, directory)
         network.create(name, index)
         with (directory / "console.log").open("w") as console:
             process = subprocess.Popen(
@@ -289,7 +373,9 @@ def up(name: str, owner_pid: int = 0) -> SandboxHost:
                 env=_nspawn_env(),
                 start_new_session=True,
             )
-        host = SandboxHost(name, index, str(network.host_address(index)), process.pid, str(directory), owner_pid)
+        host = SandboxHost(
+            name, index, str(network.host_address(index)), process.pid, str(directory), owner_pid, login=login
+        )
         _registry_file(name).write_text(json.dumps(asdict(host)))
         _wait_for_ssh(host, time.monotonic() + config.BOOT_TIMEOUT_SECONDS)
     except BaseException as error:
@@ -302,12 +388,12 @@ def up(name: str, owner_pid: int = 0) -> SandboxHost:
     return host
 
 
-def up_many(names: Sequence[str], owner_pid: int = 0) -> list[SandboxHost]:
+def up_many(names: Sequence[str], owner_pid: int = 0, login: Login = "root") -> list[SandboxHost]:
     """Boot several hosts in parallel; if any fails, the others are taken down too."""
     image.ensure_image()  # once, before the threads race for it
     mirror_service.ensure_running()
     with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
-        futures = [pool.submit(up, name, owner_pid) for name in names]
+        futures = [pool.submit(up, name, owner_pid, login) for name in names]
         results: list[SandboxHost] = []
         errors: list[BaseException] = []
         for future in futures:
