@@ -9,15 +9,24 @@ import argparse
 import sys
 from pathlib import Path
 
+from pyinfra.api.exceptions import PyinfraError
+from pyinfra_cli.exceptions import UnexpectedExternalError
+
 from openclaw_infra.drift.run import EXIT_UNCHECKED, check_inventory, exit_code, report_json, report_table
-from openclaw_infra.host_settings import SettingsError
 
 
 def _drift(args: argparse.Namespace) -> int:
+    if args.inventory.endswith(".py") and not Path(args.inventory).is_file():
+        # pyinfra would take the name for a host to SSH to; a mistyped file name is what it is.
+        print(f"openclaw-infra drift: no inventory file {args.inventory}", file=sys.stderr)
+        return EXIT_UNCHECKED
     try:
         results = check_inventory(args.inventory, args.deploys, Path.cwd())
-    except SettingsError as error:
-        print(error, file=sys.stderr)
+    except PyinfraError as error:  # invalid settings, an inventory that refuses to load
+        print(f"openclaw-infra drift: {error}", file=sys.stderr)
+        return EXIT_UNCHECKED
+    except UnexpectedExternalError as error:  # the inventory file itself raised: say what, not where in pyinfra
+        print(f"openclaw-infra drift: {args.inventory} failed to load: {error.exception!r}", file=sys.stderr)
         return EXIT_UNCHECKED
     print(report_json(results) if args.json else report_table(results, show_all=args.all))
     return exit_code(results)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from pyinfra.api.exceptions import InventoryError
 from pyinfra.api.state import State
 from pyinfra.context import ctx_state
 from pyinfra_cli.inventory import make_inventory
@@ -21,15 +23,21 @@ EXIT_UNCHECKED = 2
 MAX_PARALLEL_HOSTS = 8
 
 
-def inventory_settings(inventory: str) -> dict[str, HostSettings]:
+def inventory_settings(inventory: str, cwd: Path) -> dict[str, HostSettings]:
     """Load the inventory as the pyinfra CLI does and validate every host's settings (reads secret sources)."""
+    # Like pyinfra's CLI: an inventory may import modules that sit beside it in the project it is run from.
+    if str(cwd) not in sys.path:
+        sys.path.append(str(cwd))
     with ctx_state.use(State()):
         hosts = make_inventory(inventory)
     return settings_for_hosts((host.name, host.data.dict()) for host in hosts)
 
 
 def check_inventory(inventory: str, deploys: Sequence[str], cwd: Path) -> list[HostResult]:
-    hosts = inventory_settings(inventory)
+    hosts = inventory_settings(inventory, cwd)
+    if not hosts:
+        # Asked to check hosts and given none: a typo in the inventory's name must not read as "no drift".
+        raise InventoryError(f"{inventory} gives no hosts to check")
     with ThreadPoolExecutor(max_workers=max(1, min(MAX_PARALLEL_HOSTS, len(hosts)))) as pool:
         return list(pool.map(lambda host_settings: check_host(inventory, host_settings, deploys, cwd), hosts.values()))
 
