@@ -1,4 +1,4 @@
-"""libvirt domains: ``virsh list --all`` plus each domain's ``dominfo`` and ``domifaddr``."""
+"""libvirt domains: ``virsh list --all --uuid`` plus each domain's ``dominfo`` and ``domifaddr``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pyinfra.api.command import QuoteString, StringCommand
 from pyinfra.api.facts import FactBase
 from typing_extensions import override
 
-from .parsing import column_starts, cut_columns, ipv4_addresses, meaningful_lines, unreadable
+from .parsing import ipv4_addresses, required_lines, unreadable
 from .vm_record import VmRecord, VmState, normalise_state
 
 LIBVIRT_STATES = {
@@ -37,8 +37,11 @@ class LibvirtVms(FactBase[list[VmRecord]]):
     + uri: libvirt connection URI (``qemu:///system``; ``test:///default`` is libvirt's built-in test driver)
     + address_source: where ``virsh domifaddr`` reads addresses: ``lease`` (libvirt's DHCP), ``agent`` or ``arp``
 
-    Runs ``virsh -c URI list --all``, then ``dominfo`` (UUID, CPUs, memory) and ``domifaddr`` for each
-    domain, in the C locale because virsh translates its states. An unreachable hypervisor fails the host.
+    Runs ``virsh -c URI list --all --uuid``, then ``dominfo`` (name, state, CPUs, memory) and ``domifaddr`` of each
+    domain by UUID, in the C locale because virsh translates its states. Not ``list --all``'s table: under the C
+    locale it rewrites every non-ASCII byte of a name (``café`` prints as ``caf\\xff\\xff`` in virsh 9.0), so two names
+    can read the same; under UTF-8 it pads cells by display width. ``dominfo`` prints the name as it is.
+    An unreachable hypervisor fails the host.
 
     .. code:: python
 
@@ -63,60 +66,39 @@ class LibvirtVms(FactBase[list[VmRecord]]):
             raise ValueError(f"not a libvirt connection URI: {uri!r}")
         if address_source not in ADDRESS_SOURCES:
             raise ValueError(f"address_source must be one of {ADDRESS_SOURCES}, not {address_source!r}")
+        # No domains: no output, and pyinfra returns []. A failed list fails the command (the '&&').
         return StringCommand(
             "export LC_ALL=C; v() { virsh -c",
             QuoteString(uri),
-            '"$@"; }; v list --all && v list --all --name | while IFS= read -r vm; do',
-            '[ -n "$vm" ] || continue;',
-            f'echo "{SECTION_MARK}$vm";',
-            'v dominfo --domain "$vm";',
-            f'v domifaddr --domain "$vm" --source {address_source} 2>/dev/null || true; done',
+            '"$@"; }; uuids=$(v list --all --uuid) && for uuid in $uuids; do',
+            f'echo "{SECTION_MARK}$uuid";',
+            'v dominfo --domain "$uuid";',
+            f'v domifaddr --domain "$uuid" --source {address_source} 2>/dev/null || true; done',
         )
 
     @override
     def process(self, output: list[str]) -> list[VmRecord]:
-        lines = meaningful_lines(output)
-        header = lines[0]
-        if header.split() != ["Id", "Name", "State"]:
-            raise unreadable("virsh", header, "expected the 'Id Name State' header of 'virsh list --all'")
-        # Names and states ("shut off") may hold spaces: cut at the header's offsets.
-        starts = column_starts(header)
-        listed: list[tuple[str, str]] = []
-        details: dict[str, _Details] = {}
-        current: _Details | None = None
-        for line in lines[1:]:
+        # The command prints a section per domain and nothing without domains: blank lines alone are no answer.
+        lines = required_lines("virsh", output)
+        domains: list[_Details] = []
+        for line in lines:
             if line.startswith(SECTION_MARK):
-                current = details.setdefault(line[len(SECTION_MARK) :], _Details())
-            elif current is not None:
-                current.read(line)
-            elif set(line) <= {"-"}:
-                continue
+                domains.append(_Details(line))
+            elif not domains:
+                raise unreadable("virsh", line, f"expected '{SECTION_MARK}UUID' and the domain's dominfo")
             else:
-                _, name, raw_state = cut_columns(line, starts)
-                if not name or not raw_state:
-                    raise unreadable("virsh", line, "expected 'Id Name State'")
-                listed.append((name, raw_state))
-        vms = []
-        for name, raw_state in listed:
-            found = details.get(name, _Details())
-            vms.append(
-                VmRecord(
-                    name=name,
-                    state=normalise_state(raw_state, LIBVIRT_STATES),
-                    raw_state=raw_state,
-                    ipv4=ipv4_addresses(found.addresses),
-                    cpus=found.cpus,
-                    memory_bytes=found.memory_bytes,
-                    uuid=found.uuid,
-                )
-            )
-        return vms
+                domains[-1].read(line)
+        return [domain.record() for domain in domains]
 
 
 class _Details:
-    """What ``dominfo`` and ``domifaddr`` say about one domain."""
+    """What ``dominfo`` and ``domifaddr`` say about one domain, listed by its UUID."""
 
-    def __init__(self) -> None:
+    def __init__(self, mark: str) -> None:
+        self.mark = mark
+        self.listed_uuid = mark[len(SECTION_MARK) :]
+        self.name: str | None = None
+        self.raw_state: str | None = None
         self.uuid: str | None = None
         self.cpus: int | None = None
         self.memory_bytes: int | None = None
@@ -141,8 +123,28 @@ class _Details:
                 raise unreadable("virsh dominfo", line, "expected 'Key: value'")
             self._read_info(key.strip(), value.strip(), line)
 
+    def record(self) -> VmRecord:
+        if self.name is None or self.raw_state is None:
+            # dominfo failed (its error went to stderr): the domain went away, or virsh could not read it.
+            raise unreadable("virsh dominfo", self.mark, "no 'Name:' and 'State:' for this domain")
+        if self.uuid != self.listed_uuid:
+            raise unreadable("virsh dominfo", self.mark, f"dominfo describes UUID {self.uuid!r}")
+        return VmRecord(
+            name=self.name,
+            state=normalise_state(self.raw_state, LIBVIRT_STATES),
+            raw_state=self.raw_state,
+            ipv4=ipv4_addresses(self.addresses),
+            cpus=self.cpus,
+            memory_bytes=self.memory_bytes,
+            uuid=self.uuid,
+        )
+
     def _read_info(self, key: str, value: str, line: str) -> None:
-        if key == "UUID":
+        if key == "Name":
+            self.name = value
+        elif key == "State":
+            self.raw_state = value
+        elif key == "UUID":
             self.uuid = value
         elif key == "CPU(s)":
             self.cpus = int(value) if value.isdigit() else None

@@ -19,6 +19,18 @@ def meaningful_lines(output: Iterable[str]) -> list[str]:
     return [line.rstrip() for line in output if line.strip()]
 
 
+def required_lines(tool: str, output: list[str]) -> list[str]:
+    """``meaningful_lines`` of output that must hold something: blank lines alone are unreadable.
+
+    pyinfra calls ``process`` only when the command printed something; for a tool that prints nothing when it has
+    nothing to report, output of blank lines only is no answer at all.
+    """
+    lines = meaningful_lines(output)
+    if not lines:
+        raise unreadable(tool, output[0] if output else "", "only blank lines")
+    return lines
+
+
 def ipv4_addresses(values: Iterable[str]) -> tuple[str, ...]:
     """The IPv4 addresses among ``values``, in order; placeholders ('-', '--', 'N/A', 'UNKNOWN') and IPv6 skipped."""
     found: list[str] = []

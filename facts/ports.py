@@ -12,7 +12,7 @@ from typing import Any
 from pyinfra.api.facts import FactBase
 from typing_extensions import override
 
-from .parsing import meaningful_lines, unreadable
+from .parsing import required_lines, unreadable
 from .records import JsonRecord
 
 
@@ -28,6 +28,8 @@ class AddressFamily(StrEnum):
 
 LOOPBACK_INTERFACES = ("lo", "lo0")
 
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
 
 @dataclasses.dataclass(frozen=True)
 class ListeningSocket(JsonRecord):
@@ -35,7 +37,8 @@ class ListeningSocket(JsonRecord):
 
     ``address`` is normalised: the wildcard is ``0.0.0.0`` or ``::`` whatever the tool printed ('*', '[::]');
     ``raw_address`` keeps the tool's text. ss prints a dual-stack IPv6 wildcard as '*'; lsof's '*' takes the
-    family of its socket. ``interface`` is the '%lo' scope ss and lsof print for sockets bound to one device.
+    family of its socket. ``interface`` is the device a socket is bound to: the '%lo' scope ss prints, or
+    the interface index macOS keeps inside a link-local address (``lo0`` for lsof's '[fe80:1::1]').
     ``pid`` and ``process`` are ``None`` when the caller may not see the owner (ss as non-root, kernel sockets).
     """
 
@@ -116,7 +119,9 @@ class ListeningPorts(FactBase[list[ListeningSocket]]):
 
     @override
     def process(self, output: list[str]) -> list[ListeningSocket]:
-        lines = meaningful_lines(output)
+        # ss -H and lsof print nothing when nothing listens (pyinfra then gives [] without calling this):
+        # blank lines alone are no answer.
+        lines = required_lines("ss or lsof", output)
         if _LSOF_FIELD.match(lines[0]):
             return _from_lsof_fields(lines)
         if lines[0].split()[:2] == ["COMMAND", "PID"]:
@@ -149,34 +154,67 @@ def _socket(
     host, colon, port = endpoint.rpartition(":")
     if not colon or not port.isdigit():
         raise unreadable(tool, line, f"port of {endpoint!r} is not a number")
-    host, _, interface = host.partition("%")
-    if host.startswith("["):
-        # '[fe80::1%eth0]' in lsof, '[fe80::1]%eth0' in ss
-        host, _, scope = host[1:].rstrip("]").partition("%")
-        interface = interface or scope
+    host, interface = _host_and_scope(tool, line, host)
     if host == "*":
         # ss: the dual-stack IPv6 wildcard; lsof: the wildcard of the socket's own family.
-        address = "0.0.0.0" if family == AddressFamily.IPV4 else "::"  # noqa: S104 (reading, not binding)
+        wildcard = "0.0.0.0" if family == AddressFamily.IPV4 else "::"  # noqa: S104 (reading, not binding)
+        ip: IPAddress = ipaddress.ip_address(wildcard)
     else:
         try:
-            address = str(ipaddress.ip_address(host))
+            ip = ipaddress.ip_address(host)
         except ValueError:
             raise unreadable(tool, line, f"{host!r} is not an IP address") from None
-    ip_family = AddressFamily.IPV4 if ipaddress.ip_address(address).version == 4 else AddressFamily.IPV6
+    if tool == "lsof" and isinstance(ip, ipaddress.IPv6Address) and interface is None:
+        ip, interface = _kame_scope(ip)
     return ListeningSocket(
         protocol=protocol,
-        family=ip_family,
-        address=address,
+        family=AddressFamily.IPV4 if ip.version == 4 else AddressFamily.IPV6,
+        address=str(ip),
         port=int(port),
         pid=pid,
         process=process,
         raw_address=endpoint.rpartition(":")[0],
-        interface=interface or None,
+        interface=interface,
     )
 
 
-# ss: users:(("nginx",pid=1,fd=6),("npm exec tsx",pid=2,fd=7)); names may hold spaces, not '"'.
-_SS_USER = re.compile(r'\("(?P<name>[^"]*)",pid=(?P<pid>\d+),fd=\d+\)')
+def _host_and_scope(tool: str, line: str, host: str) -> tuple[str, str | None]:
+    """Split the device scope off a host: '127.0.0.53%lo', '*%lo', '[::1]%lo' and '[fe80::1]%eth0' (ss since
+    iproute2 4.13), 'fe80::1%eth0' (older ss), and '[fe80::1%eth0]', the zone inside the brackets (RFC 6874)."""
+    if not host.startswith("["):
+        host, _, scope = host.partition("%")
+        return host, scope or None
+    inside, bracket, after = host[1:].partition("]")
+    address, _, inner_scope = inside.partition("%")
+    outer_scope = after.removeprefix("%")
+    if not bracket or (after and not after.startswith("%")) or (inner_scope and outer_scope):
+        raise unreadable(tool, line, f"expected '[address]', '[address]%device' or '[address%device]', not {host!r}")
+    return address, inner_scope or outer_scope or None
+
+
+# macOS attaches lo0 first: its link-local address reads 'fe80::1%lo0 prefixlen 64 scopeid 0x1' in ifconfig.
+_KAME_LOOPBACK_INDEX = 1
+
+
+def _kame_scope(ip: IPAddress) -> tuple[IPAddress, str | None]:
+    """A KAME kernel (macOS) keeps a link-local address's interface index in its second 16-bit word, and lsof
+    prints that as is: fe80::1%lo0 reads '[fe80:1::1]'. Give back the address and the interface (lo0, else the
+    index: RFC 4007 allows numeric zones). Linux never embeds the index (its lsof loses the scope instead)."""
+    if not ip.is_link_local:
+        return ip, None
+    index = (int(ip) >> 96) & 0xFFFF
+    if not index:
+        return ip, None
+    address = ipaddress.IPv6Address(int(ip) & ~(0xFFFF << 96))
+    return address, "lo0" if index == _KAME_LOOPBACK_INDEX else str(index)
+
+
+# ss (misc/ss.c, find_entry): ' users:(("NAME",pid=N,fd=N),("NAME",pid=N,fd=N))', one entry per process holding the
+# socket. NAME is the kernel's 15-byte comm, printed unescaped (iproute2 7.0 replaces only control characters), so
+# it may hold '"', ',' and spaces; never ')': ss reads it from /proc/PID/stat with '%[^)]', so 'my)srv' prints as
+# 'my'. An entry therefore ends at its first ')', and its name at the last '",pid=' before that.
+_SS_USERS = "users:("
+_SS_USER = re.compile(r'\("(?P<name>[^)]*)",pid=(?P<pid>\d+),fd=\d+\)')
 _SS_PROTOCOLS = {"tcp": Protocol.TCP, "udp": Protocol.UDP}
 _SS_STATE_PROTOCOLS = {"LISTEN": Protocol.TCP, "UNCONN": Protocol.UDP}
 
@@ -197,12 +235,33 @@ def _from_ss(lines: list[str]) -> list[ListeningSocket]:
         if protocol is None or len(cells) < 5 or cells[0] not in _SS_STATE_PROTOCOLS:
             raise unreadable("ss", line, "expected '[Netid] State Recv-Q Send-Q Local Peer [Process]'")
         local = cells[3]
-        users = list(_SS_USER.finditer(cells[5] if len(cells) > 5 else ""))
+        users = _ss_users(line, cells[5] if len(cells) > 5 else "")
         if not users:
             sockets.append(_socket("ss", line, protocol, local, None, None))
-        for user in users:
-            sockets.append(_socket("ss", line, protocol, local, int(user["pid"]), user["name"]))
+        for pid, name in users:
+            sockets.append(_socket("ss", line, protocol, local, pid, name))
     return sockets
+
+
+def _ss_users(line: str, process: str) -> list[tuple[int, str]]:
+    """The (pid, name) pairs of 'users:((…),(…))'; [] when ss shows no owner (not root, kernel sockets)."""
+    if not process.startswith(_SS_USERS):
+        if _SS_USERS in process:
+            raise unreadable("ss", line, "users:(…) is not where ss prints it")
+        return []  # -e details ('ino:… sk:…') without an owner
+    users = []
+    position = len(_SS_USERS)
+    while True:
+        user = _SS_USER.match(process, position)
+        if user is None:
+            raise unreadable("ss", line, 'expected users:(("name",pid=N,fd=N),…)')
+        users.append((int(user["pid"]), user["name"]))
+        position = user.end() + 1
+        separator = process[user.end() : position]
+        if separator == ")" and process[position : position + 1] in ("", " "):
+            return users
+        if separator != ",":
+            raise unreadable("ss", line, "expected ',' or ')' after a users:(…) entry")
 
 
 _LSOF_FIELD = re.compile(r"^p\d+$")

@@ -9,7 +9,7 @@ from typing import Any
 from pyinfra.api.facts import FactBase
 from typing_extensions import override
 
-from .parsing import meaningful_lines, unreadable
+from .parsing import required_lines, unreadable
 from .records import JsonRecord
 
 _RULE = re.compile(
@@ -85,7 +85,8 @@ class UfwStatus(FactBase[UfwState | None]):
 
     @override
     def process(self, output: list[str]) -> UfwState:
-        lines = meaningful_lines(output)
+        # ufw status always starts with a 'Status:' line: blank lines alone are no answer.
+        lines = required_lines("ufw status", output)
         settings: dict[str, str] = {}
         rules = []
         in_table = False

@@ -124,6 +124,26 @@ def test_libvirt_refuses_bad_arguments(uri: str, source: str) -> None:
         LibvirtVms().command(uri=uri, address_source=source)
 
 
+def test_libvirt_names_outside_ascii_are_kept_and_never_collide() -> None:
+    # virsh 9.0's LC_ALL=C 'list --all' table prints both café and cafñ as 'caf\xff\xff' (captured here, see the
+    # fixture's note); the fact reads each name from dominfo, listed by UUID.
+    vms = LibvirtVms().process(_fixture("libvirt.LibvirtVms/live_test_driver_non_ascii_names.json")["output"])
+    by_name = {vm.name: vm.uuid for vm in vms}
+    assert len(by_name) == len({vm.uuid for vm in vms}) == 4
+    assert by_name["café"] == "4b7a6bde-6c2f-4b8e-9d7a-0a1e2f3c4d5e"
+    assert by_name["cafñ"] == "5b7a6bde-6c2f-4b8e-9d7a-0a1e2f3c4d5e"
+    assert by_name["caf\\xc3\\xa9"] == "6b7a6bde-6c2f-4b8e-9d7a-0a1e2f3c4d5e"
+    assert by_name["日本 vm"] == "7b7a6bde-6c2f-4b8e-9d7a-0a1e2f3c4d5e"
+
+
+def test_libvirt_domain_without_dominfo_is_unreadable() -> None:
+    # dominfo failed (the domain went away between the list and the lookup; virsh's error went to stderr).
+    output = _fixture("libvirt.LibvirtVms/live_test_driver_three_states.json")["output"]
+    mark = "### vm: 9b7a6bde-6c2f-4b8e-9d7a-0a1e2f3c4d5e"
+    with pytest.raises(FactProcessError, match=repr(mark)):
+        LibvirtVms().process([*output, mark])
+
+
 # ports -------------------------------------------------------------------------------------------------
 
 
@@ -182,6 +202,82 @@ def test_ss_connection_rows_are_unreadable() -> None:
     line = 'ESTAB 0      0      10.0.0.2:22   10.0.0.1:51234 users:(("sshd",pid=9,fd=4))'
     with pytest.raises(FactProcessError, match="ESTAB"):
         ListeningPorts().process([line])
+
+
+@pytest.mark.parametrize("fact", [ListeningPorts(), UfwStatus(), LibvirtVms()], ids=type)
+@pytest.mark.parametrize("output", [[""], ["", "  "], ["\t"]])
+def test_blank_output_is_unreadable(fact: Any, output: list[str]) -> None:
+    # pyinfra calls process() only when the command printed something: blank lines alone are that case. ss -H, lsof,
+    # ufw status and the libvirt fact's command never print just that.
+    with pytest.raises(FactProcessError, match="only blank lines"):
+        fact.process(output)
+
+
+def test_ss_owner_names_hold_quotes_commas_and_spaces() -> None:
+    # iproute2's misc/ss.c (find_entry) prints '("%s",pid=%d,%sfd=%d)' with the comm unescaped, read from
+    # /proc/PID/stat with '%[^)]': '"', ',' and spaces come through, ')' ends the name. Captured here, see the fixture.
+    sockets = _sockets("ports.ListeningPorts/live_ss_comm_quote_comma_paren_device_scopes_debian12.json")
+    owners = {socket.process: socket.pid for socket in sockets if socket.port < 47200}
+    assert owners == {
+        'a"b': 21521,
+        "my": 21522,  # the comm was 'my)srv'
+        "a,b c": 21523,
+        'x",pid=5,fd=3': 21524,
+        'srv"a': 21525,
+        'srv","b': 21526,
+    }
+    assert {socket.process for socket in listeners_on(sockets, 47104)} == {'srv"a', 'srv","b'}
+
+
+def test_an_ss_owner_it_cannot_read_is_unreadable() -> None:
+    # Real `ss -HlntpT` output (iproute2 6.1.0, captured here): -T adds 'tid=' to each entry. The fact never passes
+    # -T, but an owner it cannot read must fail the host rather than vanish.
+    line = 'LISTEN 0      128    127.0.0.1:47300 0.0.0.0:* users:(("a"b",pid=22630,tid=22630,fd=3))'
+    with pytest.raises(FactProcessError, match="expected users"):
+        ListeningPorts().process([line])
+
+
+@pytest.mark.parametrize(
+    ("local", "address", "interface", "loopback"),
+    [
+        # ss since iproute2 4.13 (commit aba9c23a brackets IPv6), captured here: see the live ss fixture.
+        ("[fe80::fc:ff:fe00:1]%eth0:47201", "fe80::fc:ff:fe00:1", "eth0", False),
+        ("[::1]%lo:47203", "::1", "lo", True),
+        ("*%lo:47202", "::", "lo", True),
+        # ss before 4.13 printed the address unbracketed, the scope after it (misc/ss.c before aba9c23a).
+        ("fe80::1%eth0:22", "fe80::1", "eth0", False),
+        # The zone inside the brackets (RFC 6874; BSD sockstat's and Go's form): no tool we read prints it.
+        ("[fe80::1%eth0]:22", "fe80::1", "eth0", False),
+        ("[fe80::1%lo0]:22", "fe80::1", "lo0", True),
+    ],
+)
+def test_ss_device_scopes(local: str, address: str, interface: str, loopback: bool) -> None:
+    (socket,) = ListeningPorts().process([f'LISTEN 0      128    {local} [::]:* users:(("sshd",pid=1,fd=3))'])
+    assert (socket.address, socket.interface, socket.loopback) == (address, interface, loopback)
+
+
+def test_lsof_on_macos_reads_the_interface_inside_a_link_local_address() -> None:
+    # miry/samples, experiments/2-tcp-server-port-reuse/README.md (commit 3618e772): `lsof -nP -iTCP:3000 | grep
+    # LISTEN` on macOS, under the header of that file's unfiltered `lsof -nP -iTCP:3000`. macOS keeps fe80::1%lo0's
+    # interface index (1, lo0) in the address's second word, and lsof prints it so: '[fe80:1::1]'.
+    output = [
+        "COMMAND     PID USER   FD   TYPE             DEVICE SIZE/OFF NODE NAME",
+        "crystal-r 77323 miry   11u  IPv6 0x5ba3efab06a43411      0t0  TCP [::1]:3000 (LISTEN)",
+        "crystal-r 77665 miry   11u  IPv6 0x5ba3efab06a45c51      0t0  TCP [fe80:1::1]:3000 (LISTEN)",
+        "crystal-r 77911 miry   11u  IPv4 0x5ba3efab11f0a859      0t0  TCP 127.0.0.1:3000 (LISTEN)",
+    ]
+    sockets = ListeningPorts().process(output)
+    assert [(socket.address, socket.interface, socket.loopback) for socket in sockets] == [
+        ("::1", None, True),
+        ("fe80::1", "lo0", True),
+        ("127.0.0.1", None, True),
+    ]
+    assert not listening_beyond_loopback(sockets, 3000)
+    # Another interface keeps its index: a macOS `lsof -i | grep LISTEN` row (public markdown notes, index file id
+    # 45641087756, repository not resolvable) with dnsmasq on en0's link-local address.
+    line = "dnsmasq 68556 nobody 19u IPv6 0x9f77ff03c04a1ae1 0t0 TCP [fe80:4::aede:48ff:fe00:1122]:53 (LISTEN)"
+    (dnsmasq,) = ListeningPorts().process([output[0], line])
+    assert (dnsmasq.address, dnsmasq.interface, dnsmasq.loopback) == ("fe80::aede:48ff:fe00:1122", "4", False)
 
 
 def test_ports_refuses_an_unknown_tool() -> None:
