@@ -14,7 +14,7 @@ from pyinfra.api.exceptions import PyinfraError
 from pyinfra.api.hiddenvalue import HiddenValue
 
 from openclaw_infra.secret_sources import SecretUnavailable, read_secret
-from openclaw_infra.settings import DATA_PREFIX, Gateway, Settings, data_key, settings_fields
+from openclaw_infra.settings import DATA_PREFIX, Gateway, Settings, data_key, data_path, settings_fields
 
 # Fixes for pydantic's own error types; our validators carry theirs in the message.
 _GENERIC_FIXES = {
@@ -44,14 +44,9 @@ class HostSettings:
         return self.secrets_by_gateway[gateway.profile]
 
 
-def _location(loc: tuple[int | str, ...]) -> str:
-    if not loc:
-        return "settings"
-    head, *rest = loc
-    text = data_key(str(head))
-    for part in rest:
-        text += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return text
+def _where(error: Any, section: tuple[str, ...] = ()) -> str:
+    """The data key of an error: pydantic's place for it, then the part our rules name below it (``at``)."""
+    return data_path((*section, *error["loc"], *error.get("ctx", {}).get("at", ())))
 
 
 def _describe(error: Any) -> str:
@@ -82,7 +77,7 @@ def _problems_of(host_name: str, data: Mapping[str, Any]) -> tuple[Settings | No
         settings = Settings.model_validate({key: value for key, value in fields.items() if key in settings_fields()})
     except ValidationError as error:
         for detail in error.errors():
-            problems.append(f"host {host_name!r}: {_location(detail['loc'])}: {_describe(detail)}")
+            problems.append(f"host {host_name!r}: {_where(detail)}: {_describe(detail)}")
         return None, problems
     return settings, problems
 
@@ -138,10 +133,7 @@ def section_for_host(host_name: str, field: str, model: type[SectionModel], valu
         return model.model_validate(value if value is not None else {})
     except ValidationError as error:
         raise SettingsError(
-            [
-                f"host {host_name!r}: {_location((field, *detail['loc']))}: {_describe(detail)}"
-                for detail in error.errors()
-            ]
+            [f"host {host_name!r}: {_where(detail, (field,))}: {_describe(detail)}" for detail in error.errors()]
         ) from None
 
 

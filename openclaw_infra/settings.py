@@ -8,12 +8,16 @@ where the control machine reads each one (an environment variable, a file, or a 
 from __future__ import annotations
 
 import itertools
+import posixpath
 import re
+from collections.abc import Iterator
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -44,8 +48,50 @@ MIN_PORT = 1024
 MAX_PORT = 65535
 
 # Safe for a POSIX user name, a systemd unit suffix, a launchd label part and a directory suffix alike.
-SAFE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,30}$")
-SECRET_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+# Matched with fullmatch: `$` alone would let a trailing newline through.
+SAFE_NAME = re.compile(r"[a-z][a-z0-9_-]{0,30}")
+SECRET_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
+# A name the control machine looks up in its environment (any case).
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# C0 controls (newline, tab, ...), DEL and C1 controls: no quoting survives them in a unit file, a cron line or a
+# logrotate stanza, and they hide in logs.
+CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+# Accounts the OS and its packages own: Debian/Ubuntu's base-passwd and the daemons commonly installed there,
+# a few RHEL ones, and macOS's root/daemon/nobody (its other accounts start with '_', which SAFE_NAME refuses).
+# Running a gateway as one would make the deploy take it over: its home, shell and groups.
+SYSTEM_ACCOUNTS = (
+    "root", "daemon", "bin", "sys", "sync", "games", "man", "lp", "mail", "news", "uucp", "proxy", "www-data",
+    "backup", "list", "irc", "gnats", "nobody", "systemd-network", "systemd-resolve", "systemd-timesync",
+    "systemd-coredump", "systemd-journal-remote", "messagebus", "sshd", "syslog", "uuidd", "tss", "polkitd",
+    "avahi", "avahi-autoipd", "dnsmasq", "usbmux", "rtkit", "pulse", "colord", "geoclue", "saned", "lightdm",
+    "gdm", "kernoops", "whoopsie", "speech-dispatcher", "hplip", "landscape", "pollinate", "tcpdump",
+    "fwupd-refresh", "statd", "ntp", "chrony", "postfix", "dovecot", "mysql", "postgres", "redis", "docker",
+    "adm", "halt", "shutdown", "operator", "ftp",
+)  # fmt: skip
+
+# Trees the OS owns, or that every user may write to: a home at or under one would have the deploy chown and
+# chmod 0700 system files, or live where any user can create it first.
+SYSTEM_TREES = (
+    "/etc", "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/boot", "/dev", "/proc", "/sys",
+    "/run", "/root", "/tmp", "/var/tmp", "/var/run", "/var/lock", "/snap", "/System", "/Library", "/Applications",
+    "/private/etc", "/private/tmp", "/private/var/tmp", "/private/var/root",
+)  # fmt: skip
+# Directories many programs share: fine as the parent of a home, never a home themselves. (Every top-level
+# directory is refused by the depth rule, see _own_home.)
+SHARED_DIRECTORIES = (
+    "/var/lib", "/var/log", "/var/cache", "/var/spool", "/var/mail", "/var/opt", "/var/local", "/var/www",
+    "/var/backups", "/private/var", "/Users/Shared", "/opt/homebrew",
+)  # fmt: skip
+
+# extra_config keys that hold credentials: the key, lower-cased without '_' and '-', ends with one of these
+# (token, botToken, appToken, accessToken, password, clientSecret, signingSecret, webhookSecret, apiKey,
+# privateKey, ...). A bare "key" is not one: sort keys and hotkeys are keys too.
+SECRET_KEY_SUFFIXES = (
+    "token", "password", "passwd", "passphrase", "secret", "apikey", "privatekey", "secretkey", "secretaccesskey",
+)  # fmt: skip
+# How openclaw.json names an environment variable; OpenClaw substitutes it at start-up.
+ENV_REFERENCE = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
 
 Isolation = Literal["docker-containerized", "docker-isolation", "macos-vm", "linux-vm"]
 OsFamily = Literal["linux", "macos"]
@@ -59,17 +105,121 @@ MANAGED_GATEWAY_KEYS = frozenset({"mode", "bind", "port", "auth"})
 AUTH_SECRET = {"token": "OPENCLAW_GATEWAY_TOKEN", "password": "OPENCLAW_GATEWAY_PASSWORD"}
 
 
-def _fail(message: str, fix: str) -> PydanticCustomError:
-    return PydanticCustomError("openclaw_settings", "{message} Fix: {fix}", {"message": message, "fix": fix})
+Location = tuple[int | str, ...]
 
 
-def _check_safe_name(value: str | None, what: str) -> str | None:
-    if value is not None and not SAFE_NAME.match(value):
+def _fail(message: str, fix: str, at: Location = ()) -> PydanticCustomError:
+    """The error every rule raises. ``at`` is where below the validator's own place the problem sits (a model
+    validator names the field it is about), so the message names the exact data key."""
+    return PydanticCustomError("openclaw_settings", "{message} Fix: {fix}", {"message": message, "fix": fix, "at": at})
+
+
+def _name_rule(pattern: re.Pattern[str], what: str, fix: str) -> AfterValidator:
+    """A name must match ``pattern`` whole (fullmatch: no trailing newline slips through)."""
+
+    def check(value: str, info: ValidationInfo) -> str:
+        if not pattern.fullmatch(value):
+            raise _fail(f"{info.field_name} {value!r} is not {what}.", fix)
+        return value
+
+    return AfterValidator(check)
+
+
+def _not_system_account(value: str, info: ValidationInfo) -> str:
+    if value in SYSTEM_ACCOUNTS:
         raise _fail(
-            f"{what} {value!r} is not a safe identifier.",
-            "use 1-31 characters: a lowercase letter first, then lowercase letters, digits, '-' or '_'.",
+            f"{info.field_name} {value!r} is a system account; the deploy would take it over (home, shell, groups).",
+            'choose a dedicated account name such as "openclaw".',
         )
     return value
+
+
+def _no_control_characters(value: str, info: ValidationInfo) -> str:
+    if CONTROL_CHARACTER.search(value):
+        raise _fail(
+            f"{info.field_name} {value!r} contains a control character (newline, tab, DEL, ...).",
+            "remove it (spaces and quotes are fine).",
+        )
+    return value
+
+
+def _absolute_path(value: str, info: ValidationInfo) -> str:
+    """Absolute and normalised. Spaces, quotes and ';' are allowed: every consumer quotes paths, and refusing
+    them here would only hide a missing quote there. Control characters are refused by the type before this."""
+    if not value.startswith("/"):
+        raise _fail(f"{info.field_name} {value!r} is not an absolute path.", 'write it from the root, e.g. "/opt/x".')
+    # normpath keeps a leading "//" (POSIX leaves its meaning to the system); one "/" is what is meant.
+    normal = posixpath.normpath("/" + value.lstrip("/"))
+    if value != normal:
+        raise _fail(
+            f"{info.field_name} {value!r} is not normalised (no '.', '..', '//' or trailing '/').",
+            f"write {normal!r}.",
+        )
+    return value
+
+
+def _within(path: str, tree: str) -> bool:
+    """``path`` is ``tree`` or inside it (both normalised)."""
+    return path == tree or path.startswith(tree.rstrip("/") + "/")
+
+
+def _own_home(value: str) -> str:
+    """A home must be the service user's own directory, never one the system or other users share.
+
+    The deploy makes the home 0700 and owned by the service user, so a shared directory would be taken from
+    everyone else. Every top-level directory (``/``, ``/home``, ``/opt``, ``/srv``, ``/var``, ``/Users``...) is
+    shared, hence the depth rule: at least two levels (``/home/openclaw``, ``/srv/openclaw``,
+    ``/var/lib/openclaw``). Deeper is fine except in or under a tree the OS owns or anyone can write to
+    (SYSTEM_TREES), or exactly a directory many programs share (SHARED_DIRECTORIES).
+    """
+    fix = 'use a directory of its own, at least two levels deep: e.g. "/home/openclaw" or "/var/lib/openclaw".'
+    if len(PurePosixPath(value).parts) < 3:
+        raise _fail(f"service_home {value!r} is a top-level directory, shared by the whole system.", fix)
+    tree = next((tree for tree in SYSTEM_TREES if _within(value, tree)), None)
+    if tree:
+        raise _fail(
+            f"service_home {value!r} is in {tree}, which the operating system owns or every user can write to.", fix
+        )
+    if value in SHARED_DIRECTORIES:
+        raise _fail(f"service_home {value!r} is a directory many programs share.", fix)
+    return value
+
+
+def _http_url(value: str, info: ValidationInfo) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.netloc or any(char.isspace() for char in value):
+        raise _fail(
+            f"{info.field_name} {value!r} is not an http(s) URL without spaces.",
+            'write e.g. "https://nodejs.org/dist".',
+        )
+    return value
+
+
+def _secret_file(value: str, info: ValidationInfo) -> str:
+    # Read on the control machine: '~' is expanded there; a relative path would depend on where pyinfra runs.
+    if not value.startswith(("/", "~")):
+        raise _fail(f"{info.field_name} {value!r} is not an absolute path.", 'write e.g. "~/.secrets/openclaw-token".')
+    return value
+
+
+# The annotated types every field of their kind uses, so one rule covers them all.
+Text = Annotated[str, AfterValidator(_no_control_characters)]
+SafeName = Annotated[
+    str,
+    _name_rule(
+        SAFE_NAME,
+        "a safe identifier",
+        "use 1-31 characters: a lowercase letter first, then lowercase letters, digits, '-' or '_'.",
+    ),
+]
+ServiceUser = Annotated[SafeName, AfterValidator(_not_system_account)]
+AbsolutePath = Annotated[Text, AfterValidator(_absolute_path)]
+ServiceHome = Annotated[AbsolutePath, AfterValidator(_own_home)]
+HttpUrl = Annotated[Text, AfterValidator(_http_url)]
+SecretFilePath = Annotated[Text, AfterValidator(_secret_file)]
+EnvName = Annotated[
+    str, _name_rule(ENV_NAME, "an environment variable name", "use letters, digits and '_' (e.g. OPENCLAW_TOKEN).")
+]
 
 
 class _Model(BaseModel):
@@ -80,9 +230,9 @@ class _Model(BaseModel):
 class SecretSource(_Model):
     """Where the control machine reads one secret. Exactly one of ``env``, ``file`` or ``command``."""
 
-    env: str | None = None
-    file: str | None = None
-    command: list[str] | None = None
+    env: EnvName | None = None
+    file: SecretFilePath | None = None
+    command: list[Text] | None = None
 
     @model_validator(mode="after")
     def _exactly_one_source(self) -> SecretSource:
@@ -108,7 +258,7 @@ SecretMap = dict[str, SecretSource]
 
 def _check_secret_names(secrets: SecretMap) -> SecretMap:
     for secret_name in secrets:
-        if not SECRET_NAME.match(secret_name):
+        if not SECRET_NAME.fullmatch(secret_name):
             raise _fail(
                 f"secret name {secret_name!r} is not an environment variable name.",
                 "use upper-case letters, digits and '_' (e.g. ANTHROPIC_API_KEY).",
@@ -120,8 +270,8 @@ class NodeRuntime(_Model):
     version: str = DEFAULT_NODE_VERSION
     install_method: NodeInstallMethod = "tarball"
     # nodejs.org layout: <base>/v<version>/node-v<version>-linux-x64.tar.xz and SHASUMS256.txt beside it.
-    tarball_base_url: str = "https://nodejs.org/dist"
-    prefix: str = "/opt/node"
+    tarball_base_url: HttpUrl = "https://nodejs.org/dist"
+    prefix: AbsolutePath = "/opt/node"
 
     @field_validator("version")
     @classmethod
@@ -140,14 +290,14 @@ class NodeRuntime(_Model):
 class OpenClawPackage(_Model):
     version: str = DEFAULT_OPENCLAW_VERSION
     # A fixed global prefix: the binary path in the service unit never depends on npm's configuration.
-    prefix: str = "/opt/openclaw"
+    prefix: AbsolutePath = "/opt/openclaw"
     # engines.node of `version`; only needed for a release missing from versions.OPENCLAW_NODE_ENGINES.
     node_engines: str | None = None
 
     @field_validator("version")
     @classmethod
     def _version_is_pinned(cls, value: str) -> str:
-        if value in {"latest", "next", ""} or not re.match(r"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$", value):
+        if value in {"latest", "next", ""} or not re.fullmatch(r"\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?", value):
             raise _fail(f"OpenClaw version {value!r} is not a pinned version.", 'pin one such as "2026.9.6".')
         return value
 
@@ -155,12 +305,29 @@ class OpenClawPackage(_Model):
         return self.node_engines or OPENCLAW_NODE_ENGINES.get(self.version)
 
 
+def _strings_in(value: Any, path: Location = (), key: str = "") -> Iterator[tuple[Location, str, str]]:
+    """Every string in a JSON-like value, as (its path, the dict key it sits under, the string). Items of a
+    list sit under the list's key: ``{"tokens": ["a"]}`` yields ``(("tokens", 0), "tokens", "a")``."""
+    if isinstance(value, str):
+        yield path, key, value
+    elif isinstance(value, dict):
+        for child_key, child in value.items():
+            yield from _strings_in(child, (*path, str(child_key)), str(child_key))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            yield from _strings_in(child, (*path, index), key)
+
+
+def _is_secret_key(key: str) -> bool:
+    return key.lower().replace("_", "").replace("-", "").endswith(SECRET_KEY_SUFFIXES)
+
+
 class Gateway(_Model):
     """One gateway process: its own state dir, port range, service and secrets."""
 
-    profile: str | None = None
+    profile: SafeName | None = None
     # None means the host's service_user (the profiles approach); a name gives the multi-user approach.
-    user: str | None = None
+    user: ServiceUser | None = None
     port: int = 18789
     bind: Bind = "loopback"
     auth_mode: AuthMode = "token"
@@ -169,11 +336,6 @@ class Gateway(_Model):
     # Further openclaw.json keys (channels, agents, tools), deep-merged over the managed ones. No secrets here:
     # reference them as "${VAR}" and add VAR to the secrets.
     extra_config: dict[str, Any] = Field(default_factory=dict)
-
-    @field_validator("profile", "user")
-    @classmethod
-    def _names_are_safe(cls, value: str | None, info: ValidationInfo) -> str | None:
-        return _check_safe_name(value, str(info.field_name))
 
     @field_validator("secrets")
     @classmethod
@@ -208,12 +370,28 @@ class Gateway(_Model):
             )
         return value
 
+    @field_validator("extra_config")
+    @classmethod
+    def _extra_holds_no_literal_secret(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for path, key, text in _strings_in(value):
+            if _is_secret_key(key) and not ENV_REFERENCE.fullmatch(text):
+                # Never quote the value: it is a secret.
+                raise _fail(
+                    f"{key!r} holds a literal value; secrets in extra_config would sit in the inventory, in "
+                    "openclaw.json and in its backups.",
+                    'write "${SOME_NAME}" there (the whole value) and add SOME_NAME to openclaw_secrets or '
+                    "the gateway's secrets.",
+                    at=path,
+                )
+        return value
+
     @model_validator(mode="after")
     def _exposed_needs_auth(self) -> Gateway:
         if self.bind != "loopback" and self.auth_mode == "none":
             raise _fail(
                 f"bind {self.bind!r} exposes the gateway beyond loopback with auth_mode 'none'.",
                 "set auth_mode to 'token' (and provide OPENCLAW_GATEWAY_TOKEN) or bind to 'loopback'.",
+                at=("bind",),
             )
         return self
 
@@ -280,7 +458,7 @@ class LogRotation(_Model):
     @field_validator("max_size")
     @classmethod
     def _size_is_logrotate_size(cls, value: str) -> str:
-        if not re.match(r"^\d+[kMG]?$", value):
+        if not re.fullmatch(r"\d+[kMG]?", value):
             raise _fail(f"max_size {value!r} is not a logrotate size.", 'write e.g. "50M", "500k" or "1G".')
         return value
 
@@ -295,7 +473,7 @@ class TranscriptPruning(_Model):
     @field_validator("schedule")
     @classmethod
     def _five_cron_fields(cls, value: str) -> str:
-        if len(value.split()) != 5 or not re.match(r"^[0-9*/,\- ]+$", value):
+        if len(value.split()) != 5 or not re.fullmatch(r"[0-9*/,\- ]+", value):
             raise _fail(f"schedule {value!r} is not a five-field cron schedule.", 'write e.g. "0 4 * * *".')
         return value
 
@@ -304,32 +482,20 @@ class DriftSchedule(_Model):
     """When and how a control host runs ``openclaw-infra drift`` on its own, and where it keeps the reports."""
 
     # The job's command line (run from working_dir); it gets --json appended and its stdout becomes the report.
-    command: list[str] = Field(
+    command: list[Text] = Field(
         default_factory=lambda: ["openclaw-infra", "drift", "inventories/hosts.py", "deploys/linux_vm.py"],
         min_length=2,
     )
     # Where the inventory and deploys the command names live.
-    working_dir: str = "/opt/openclaw-infra"
+    working_dir: AbsolutePath = "/opt/openclaw-infra"
     # Who runs it: needs the SSH keys for the hosts and read access to the secret sources.
-    user: str = "root"
-    report_dir: str = "/var/lib/openclaw-infra/drift"
+    user: SafeName = "root"
+    report_dir: AbsolutePath = "/var/lib/openclaw-infra/drift"
     keep_reports: Annotated[int, Field(ge=1, le=10000)] = 48
     # One schedule, rendered for systemd (OnCalendar), launchd (StartCalendarInterval) and cron: at `minute`
     # past every hour, or past `hour` once a day.
     minute: Annotated[int, Field(ge=0, le=59)] = 0
     hour: Annotated[int, Field(ge=0, le=23)] | None = None
-
-    @field_validator("user")
-    @classmethod
-    def _user_is_safe(cls, value: str) -> str | None:
-        return _check_safe_name(value, "drift_schedule.user")
-
-    @field_validator("working_dir", "report_dir")
-    @classmethod
-    def _absolute(cls, value: str, info: ValidationInfo) -> str:
-        if not PurePosixPath(value).is_absolute():
-            raise _fail(f"{info.field_name} {value!r} is not an absolute path.", 'write e.g. "/opt/openclaw-infra".')
-        return value
 
     def on_calendar(self) -> str:
         """systemd.time(7) OnCalendar= value."""
@@ -349,9 +515,9 @@ class Settings(_Model):
 
     isolation: Isolation = "docker-isolation"
     os_family: OsFamily = "linux"
-    service_user: str = "openclaw"
+    service_user: ServiceUser = "openclaw"
     # None: /home/<user> on Linux, /Users/<user> on macOS.
-    service_home: str | None = None
+    service_home: ServiceHome | None = None
     # Per-agent Docker sandboxing; puts the service user in the docker group.
     docker_sandbox: bool = True
     node: NodeRuntime = Field(default_factory=NodeRuntime)
@@ -367,22 +533,10 @@ class Settings(_Model):
     # Only read on the control host that schedules drift checks (deploys/drift_schedule.py).
     drift_schedule: DriftSchedule = Field(default_factory=DriftSchedule)
 
-    @field_validator("service_user")
-    @classmethod
-    def _user_is_safe(cls, value: str) -> str | None:
-        return _check_safe_name(value, "service_user")
-
     @field_validator("secrets")
     @classmethod
     def _secret_names(cls, value: SecretMap) -> SecretMap:
         return _check_secret_names(value)
-
-    @field_validator("service_home")
-    @classmethod
-    def _home_is_absolute(cls, value: str | None) -> str | None:
-        if value is not None and not PurePosixPath(value).is_absolute():
-            raise _fail(f"service_home {value!r} is not an absolute path.", 'write e.g. "/home/openclaw".')
-        return value
 
     @model_validator(mode="after")
     def _node_accepted_by_openclaw(self) -> Settings:
@@ -392,29 +546,34 @@ class Settings(_Model):
                 f"OpenClaw {self.openclaw.version} is not one this project knows the Node range of.",
                 "set openclaw.node_engines to its `npm view openclaw@<version> engines.node`, "
                 f"or pin one of {sorted(OPENCLAW_NODE_ENGINES)}.",
+                at=("openclaw", "version"),
             )
         try:
             accepted = node_satisfies(self.node.version, engines)
         except EngineRangeError as error:
             raise _fail(
-                f"openclaw.node_engines {engines!r} cannot be read ({error}).", "write e.g. '>=24.16.0 <25'."
+                f"openclaw.node_engines {engines!r} cannot be read ({error}).",
+                "write e.g. '>=24.16.0 <25'.",
+                at=("openclaw", "node_engines"),
             ) from None
         if not accepted:
             raise _fail(
                 f"Node {self.node.version} is not accepted by OpenClaw {self.openclaw.version} "
                 f"(engines.node {engines!r}).",
                 "pin node.version inside that range, e.g. 24.21.0.",
+                at=("node", "version"),
             )
         return self
 
     @model_validator(mode="after")
     def _gateways_do_not_collide(self) -> Settings:
         seen_profiles: dict[str | None, Gateway] = {}
-        for gateway in self.gateways:
+        for index, gateway in enumerate(self.gateways):
             if gateway.profile in seen_profiles:
                 raise _fail(
                     f"two gateways share profile {gateway.profile!r}.",
                     "give each gateway on a host its own profile name (one may have none).",
+                    at=("gateways", index, "profile"),
                 )
             seen_profiles[gateway.profile] = gateway
         ordered = sorted(self.gateways, key=lambda gateway: gateway.port)
@@ -425,20 +584,66 @@ class Settings(_Model):
                     f"each needs port+{CDP_PORT_FIRST_OFFSET}..port+{CDP_PORT_LAST_OFFSET} nearby, so the guide "
                     f"asks for at least {MIN_GATEWAY_PORT_SPACING}.",
                     f"move {upper.label()} to port {lower.port + MIN_GATEWAY_PORT_SPACING} or higher.",
+                    at=("gateways", self.gateways.index(upper), "port"),
                 )
         return self
 
     @model_validator(mode="after")
     def _auth_secret_named(self) -> Settings:
-        for gateway in self.gateways:
+        for index, gateway in enumerate(self.gateways):
             needed = AUTH_SECRET.get(gateway.auth_mode)
             if needed and needed not in self.secrets_for(gateway):
                 raise _fail(
                     f"gateway {gateway.label()} uses auth_mode {gateway.auth_mode!r} but no secret {needed} "
                     "is configured.",
                     f'add {needed} to openclaw_secrets, e.g. {{"{needed}": {{"env": "{needed}"}}}}.',
+                    at=("gateways", index, "auth_mode"),
                 )
         return self
+
+    @model_validator(mode="after")
+    def _references_have_sources(self) -> Settings:
+        # OpenClaw only warns about an unset variable and starts with the text empty: refuse it here instead.
+        for index, gateway in enumerate(self.gateways):
+            sources = self.secrets_for(gateway)
+            for path, _key, text in _strings_in(gateway.extra_config):
+                missing = next((name for name in ENV_REFERENCE.findall(text) if name not in sources), None)
+                if missing:
+                    raise _fail(
+                        f"extra_config refers to ${{{missing}}}, but gateway {gateway.label()} has no secret "
+                        f"{missing}, so the gateway would start with it empty.",
+                        f"add {missing} to openclaw_secrets or to the gateway's secrets, "
+                        f'e.g. {{"{missing}": {{"env": "{missing}"}}}}.',
+                        at=("gateways", index, "extra_config", *path),
+                    )
+        return self
+
+    @model_validator(mode="after")
+    def _homes_are_separate(self) -> Settings:
+        """No home in or around another user's home or an install prefix: the deploy chowns a home to its user
+        (who would then own the other user's files, or binaries root runs), and 0700 locks out the others."""
+        homes = {user: self.home_of(user) for user in self.users}
+        prefixes = {"openclaw_node.prefix": self.node.prefix, "openclaw_openclaw.prefix": self.openclaw.prefix}
+        for user, home in homes.items():
+            others = {f"the home of gateway user {other!r}": path for other, path in homes.items() if other != user}
+            for what, path in {**others, **prefixes}.items():
+                if _within(home, path) or _within(path, home):
+                    raise _fail(
+                        f"home {home} of user {user!r} is, or is nested with, {what} ({path}).",
+                        "give every user a home of its own, apart from the install prefixes.",
+                        at=self._home_location(user),
+                    )
+        return self
+
+    def user_location(self, user: str) -> Location:
+        """Where ``user`` is named: service_user, or the first gateway naming it."""
+        if user == self.service_user:
+            return ("service_user",)
+        return ("gateways", next(i for i, gateway in enumerate(self.gateways) if gateway.user == user), "user")
+
+    def _home_location(self, user: str) -> Location:
+        """What decides ``user``'s home: service_home, or the gateway's user name (its home is derived)."""
+        return ("service_home",) if user == self.service_user else self.user_location(user)
 
     # Derived values: computed, never stored, so they cannot disagree with the fields they come from.
 
@@ -468,3 +673,14 @@ def settings_fields() -> list[str]:
 
 def data_key(field: str) -> str:
     return f"{DATA_PREFIX}{field}"
+
+
+def data_path(location: Location) -> str:
+    """A setting's place as the inventory writes it: ``("gateways", 0, "port")`` -> ``openclaw_gateways[0].port``."""
+    if not location:
+        return "settings"
+    head, *rest = location
+    text = data_key(str(head))
+    for part in rest:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return text

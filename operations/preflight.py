@@ -7,19 +7,23 @@ from collections.abc import Generator
 from pyinfra.api.exceptions import OperationError
 from pyinfra.api.operation import operation
 from pyinfra.context import host
-from pyinfra.facts.server import Arch, Os
+from pyinfra.facts.server import Arch, Os, Which
 
+from openclaw_infra.facts.accounts import PasswdEntry
 from openclaw_infra.facts.system_state import SystemdSystemState
-from openclaw_infra.settings import Settings
+from openclaw_infra.settings import Settings, data_path
 
 OS_NAMES = {"linux": "Linux", "macos": "Darwin"}
-SUPPORTED_ARCHES = frozenset({"x86_64", "amd64", "aarch64", "arm64"})
+# Tuples, not sets: membership by equality, which pyinfra-testing's fake facts support (they are unhashable).
+SUPPORTED_ARCHES = ("x86_64", "amd64", "aarch64", "arm64")
+SYSTEMD_USABLE = ("running", "degraded")
 
 
 @operation(is_idempotent=True)
 def host_ready(settings: Settings) -> Generator[str, None, None]:
     """
-    Refuse a host that cannot carry the settings: wrong OS family, unsupported CPU, or (Linux) no systemd.
+    Refuse a host that cannot carry the settings: wrong OS family, unsupported CPU, or (Linux) no systemd, no
+    apt, or a service user that exists already but is not one this deploy made.
 
     Changes nothing; on success it reports what it found and what will be deployed.
     """
@@ -35,14 +39,39 @@ def host_ready(settings: Settings) -> Generator[str, None, None]:
     found = f"{os_name} {arch}"
     if settings.os_family == "linux":
         system_state = host.get_fact(SystemdSystemState)
-        if system_state not in {"running", "degraded"}:
+        if system_state not in SYSTEMD_USABLE:
             raise OperationError(
                 f"systemd state is {system_state!r}; the gateway service needs systemd as PID 1 (running or degraded)."
             )
         found += f", systemd {system_state}"
+        if not host.get_fact(Which, command="apt-get"):
+            raise OperationError(
+                "apt-get not found: only apt-based distributions (Debian, Ubuntu) are supported for now; "
+                "deploy to one of those."
+            )
+        for user in settings.users:
+            _refuse_foreign_account(user, settings.home_of(user), data_path(settings.user_location(user)))
     gateways = ", ".join(
         f"{gateway.service_name} as {settings.user_of(gateway)} on {gateway.bind}:{gateway.port}"
         for gateway in settings.gateways
     )
     host.noop(f"host ready ({found}); planned: {settings.isolation}, {gateways}")
     yield from ()
+
+
+def _refuse_foreign_account(user: str, home: str, key: str) -> None:
+    """An existing account is taken over by the deploy (shell, groups, home 0700): it must look like one this
+    deploy made, not root under another name nor a person's or a package's account."""
+    account = host.get_fact(PasswdEntry, user=user)
+    if account is None:
+        return
+    if account.uid == 0:
+        found = "uid 0 (root's powers)"
+    elif account.home != home:
+        found = f"home {account.home}, not {home}"
+    else:
+        return
+    raise OperationError(
+        f"{key}: user {user!r} already exists on the host with {found}, so it is not one this deploy made; "
+        f"deploying would take it over. Fix: choose another {key} (a name not in use on the host)."
+    )

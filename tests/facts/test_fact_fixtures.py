@@ -33,6 +33,7 @@ FACT_MODULES = (
     "ufw",
     "application_firewall",
     "pf",
+    "accounts",
 )
 # Real-output files of the tools these facts read (netstat is not read: lsof covers macOS).
 REAL_OUTPUT_PREFIXES = (

@@ -90,5 +90,6 @@ def test_cli_refuses_bad_settings_before_connecting() -> None:
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert "host 'unreachable': openclaw_gateways[0].port: port 80 is outside 1024-65535" in output
+    assert "host 'unreachable-home': openclaw_service_home: service_home '/home' is a top-level directory" in output
     assert "Connecting to hosts" not in output
     assert "t0k" not in output

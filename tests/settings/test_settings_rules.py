@@ -259,3 +259,270 @@ def test_settings_are_frozen() -> None:
     settings = Settings(secrets=TOKEN)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="frozen"):
         settings.service_user = "root"  # type: ignore[misc]
+
+
+def test_model_rules_name_the_data_key_they_are_about() -> None:
+    problem = only_problem({"openclaw_gateways": [{"profile": "wa"}, {"profile": "sig", "port": 18800}]})
+    assert problem.startswith("host 'gw1': openclaw_gateways[1].port: ")
+    assert only_problem({"openclaw_node": {"version": "22.12.0"}}).startswith("host 'gw1': openclaw_node.version: ")
+
+
+# --- paths ----------------------------------------------------------------------------------------------
+
+PATH_FIELDS = [
+    ("openclaw_service_home", None),
+    ("openclaw_node", "prefix"),
+    ("openclaw_openclaw", "prefix"),
+    ("openclaw_drift_schedule", "working_dir"),
+    ("openclaw_drift_schedule", "report_dir"),
+]
+
+
+def _path_setting(key: str, field: str | None, path: str) -> dict[str, Any]:
+    return {key: path if field is None else {field: path}}
+
+
+def _data_key(key: str, field: str | None) -> str:
+    return key if field is None else f"{key}.{field}"
+
+
+@pytest.mark.parametrize(("key", "field"), PATH_FIELDS)
+@pytest.mark.parametrize("path", ["/srv/open claw;touch x", '/srv/it\'s "quoted"', "/srv/$(id)"])
+def test_paths_may_hold_spaces_quotes_and_semicolons(key: str, field: str | None, path: str) -> None:
+    # Downstream quotes every path; refusing these would only hide a missing quote.
+    settings_for_host("gw1", {"openclaw_secrets": TOKEN, **_path_setting(key, field, path)})
+
+
+@pytest.mark.parametrize(("key", "field"), PATH_FIELDS)
+@pytest.mark.parametrize(
+    ("path", "why"),
+    [
+        ("/srv/open\nclaw", "control character"),
+        ("/srv/open\tclaw", "control character"),
+        ("/srv/open\x7fclaw", "control character"),
+        ("/srv/openclaw\n", "control character"),
+        ("srv/openclaw", "not an absolute path"),
+        ("~/openclaw", "not an absolute path"),
+        ("/srv/../etc/openclaw", "not normalised"),
+        ("/srv/./openclaw", "not normalised"),
+        ("/srv//openclaw", "not normalised"),
+        ("//srv/openclaw", "not normalised"),
+        ("/srv/openclaw/", "not normalised"),
+    ],
+)
+def test_bad_paths_are_refused(key: str, field: str | None, path: str, why: str) -> None:
+    problem = only_problem(_path_setting(key, field, path))
+    assert problem.startswith(f"host 'gw1': {_data_key(key, field)}: ")
+    assert why in problem and "Fix:" in problem
+
+
+def test_unnormalised_path_fix_names_the_normal_form() -> None:
+    assert "Fix: write '/srv/openclaw'." in only_problem({"openclaw_service_home": "/srv/x/../openclaw/"})
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["ftp://mirror/dist", "nodejs.org/dist", "https://nodejs.org/my dist", "https://nodejs.org/dist\n", "https://"],
+)
+def test_tarball_base_url_must_be_http_without_spaces(url: str) -> None:
+    problem = only_problem({"openclaw_node": {"tarball_base_url": url}})
+    assert "openclaw_node.tarball_base_url" in problem and "Fix:" in problem
+
+
+def test_plain_http_mirror_is_accepted() -> None:
+    settings_for_host(
+        "gw1", {"openclaw_secrets": TOKEN, "openclaw_node": {"tarball_base_url": "http://10.0.0.1:8080/d"}}
+    )
+
+
+def test_secret_file_must_be_absolute_or_from_home() -> None:
+    problem = only_problem({"openclaw_secrets": {"OPENCLAW_GATEWAY_TOKEN": {"file": "secrets/token"}}})
+    assert "openclaw_secrets.OPENCLAW_GATEWAY_TOKEN.file" in problem and "not an absolute path" in problem
+
+
+@pytest.mark.parametrize("env", ["MY-TOKEN", "MY TOKEN", "TOKEN\n", "1TOKEN"])
+def test_secret_env_must_be_a_variable_name(env: str) -> None:
+    problem = only_problem({"openclaw_secrets": {"OPENCLAW_GATEWAY_TOKEN": {"env": env}}})
+    assert "openclaw_secrets.OPENCLAW_GATEWAY_TOKEN.env" in problem and "not an environment variable name" in problem
+
+
+# --- homes ----------------------------------------------------------------------------------------------
+
+SYSTEM_OR_SHARED_HOMES = [
+    "/", "/home", "/Users", "/root", "/tmp", "/var/tmp", "/etc", "/usr", "/usr/local", "/bin", "/sbin", "/lib",
+    "/lib64", "/boot", "/dev", "/proc", "/sys", "/run", "/var", "/var/lib", "/var/log", "/opt", "/srv", "/mnt",
+    "/media", "/snap", "/System", "/Library", "/Applications", "/private", "/private/var", "/Users/Shared",
+    "/etc/openclaw", "/etc/openclaw/home", "/usr/local/openclaw", "/usr/share/openclaw", "/proc/1", "/sys/kernel",
+    "/dev/shm/openclaw", "/boot/openclaw", "/run/openclaw", "/root/openclaw", "/tmp/openclaw", "/var/tmp/openclaw",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("home", SYSTEM_OR_SHARED_HOMES)
+def test_system_or_shared_home_is_refused(home: str) -> None:
+    problem = only_problem({"openclaw_service_home": home})
+    assert problem.startswith("host 'gw1': openclaw_service_home: ")
+    assert f"service_home {home!r}" in problem and "Fix:" in problem
+
+
+@pytest.mark.parametrize("home", ["/home/openclaw", "/srv/openclaw", "/var/lib/openclaw", "/opt/openclaw-home"])
+def test_own_home_is_accepted(home: str) -> None:
+    settings = settings_for_host("gw1", {"openclaw_secrets": TOKEN, "openclaw_service_home": home}).settings
+    assert settings.state_dir_of(settings.gateways[0]) == f"{home}/.openclaw"
+
+
+@pytest.mark.parametrize(
+    ("data", "nested_with"),
+    [
+        ({"openclaw_service_home": "/opt/node"}, "openclaw_node.prefix (/opt/node)"),
+        ({"openclaw_service_home": "/opt/openclaw/home"}, "openclaw_openclaw.prefix (/opt/openclaw)"),
+        ({"openclaw_node": {"prefix": "/home/openclaw/node"}}, "openclaw_node.prefix (/home/openclaw/node)"),
+    ],
+)
+def test_home_nested_with_an_install_prefix_is_refused(data: dict[str, Any], nested_with: str) -> None:
+    problem = only_problem(data)
+    assert problem.startswith("host 'gw1': openclaw_service_home: ") and nested_with in problem
+
+
+@pytest.mark.parametrize("home", ["/home/bob", "/home/bob/openclaw"])
+def test_home_in_another_gateway_users_home_is_refused(home: str) -> None:
+    gateways = [{"profile": "wa"}, {"profile": "sig", "user": "bob", "port": 18809}]
+    problem = only_problem({"openclaw_service_home": home, "openclaw_gateways": gateways})
+    assert problem.startswith("host 'gw1': openclaw_service_home: ")
+    assert "the home of gateway user 'bob' (/home/bob)" in problem and "Fix:" in problem
+
+
+def test_separate_homes_of_several_users_are_accepted() -> None:
+    gateways = [{"profile": "wa"}, {"profile": "sig", "user": "bob", "port": 18809}]
+    settings_for_host(
+        "gw1", {"openclaw_secrets": TOKEN, "openclaw_service_home": "/srv/openclaw", "openclaw_gateways": gateways}
+    )
+
+
+# --- accounts -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("user", ["root", "daemon", "sshd", "nobody", "www-data", "systemd-network", "messagebus"])
+def test_system_accounts_are_refused_as_service_and_gateway_user(user: str) -> None:
+    problem = only_problem({"openclaw_service_user": user})
+    assert problem.startswith("host 'gw1': openclaw_service_user: ") and "is a system account" in problem
+    problem = only_problem({"openclaw_gateways": [{"user": user}]})
+    assert problem.startswith("host 'gw1': openclaw_gateways[0].user: ") and "is a system account" in problem
+
+
+def test_macos_underscore_accounts_are_not_safe_names() -> None:
+    assert "not a safe identifier" in only_problem({"openclaw_service_user": "_openclaw"})
+
+
+@pytest.mark.parametrize(
+    ("data", "key"),
+    [
+        ({"openclaw_service_user": "openclaw\n"}, "openclaw_service_user"),
+        ({"openclaw_gateways": [{"profile": "wa\n"}]}, "openclaw_gateways[0].profile"),
+        ({"openclaw_drift_schedule": {"user": "root\n"}}, "openclaw_drift_schedule.user"),
+        ({"openclaw_secrets": {**TOKEN, "EXTRA\n": {"env": "TEST_OPENCLAW_TOKEN"}}}, "openclaw_secrets"),
+        ({"openclaw_log_rotation": {"max_size": "50M\n"}}, "openclaw_log_rotation.max_size"),
+        ({"openclaw_openclaw": {"version": "2026.9.6\n"}}, "openclaw_openclaw.version"),
+    ],
+)
+def test_a_trailing_newline_does_not_pass_a_name_check(data: dict[str, Any], key: str) -> None:
+    problem = only_problem(data)
+    assert problem.startswith(f"host 'gw1': {key}") and " is not a" in problem
+
+
+def test_drift_schedule_may_run_as_root() -> None:
+    settings_for_host("gw1", {"openclaw_secrets": TOKEN, "openclaw_drift_schedule": {"user": "root"}})
+
+
+# --- secrets in extra_config ----------------------------------------------------------------------------
+
+
+def _extra(extra_config: dict[str, Any], **gateway: Any) -> dict[str, Any]:
+    return {"openclaw_gateways": [{"extra_config": extra_config, **gateway}]}
+
+
+@pytest.mark.parametrize(
+    ("extra_config", "where"),
+    [
+        ({"channels": {"x": {"token": "xoxb-123"}}}, "channels.x.token"),
+        ({"channels": {"telegram": {"botToken": "123:abc"}}}, "channels.telegram.botToken"),
+        ({"channels": {"slack": {"accounts": [{"appToken": "xapp-1"}]}}}, "channels.slack.accounts[0].appToken"),
+        ({"models": {"providers": {"openai": {"apiKey": "sk-1"}}}}, "models.providers.openai.apiKey"),
+        ({"tools": {"web": {"api_key": "k-1"}}}, "tools.web.api_key"),
+        ({"hooks": {"webhook-secret": "s-1"}}, "hooks.webhook-secret"),
+        ({"auth": {"PASSWORD": "p-1"}}, "auth.PASSWORD"),
+        ({"sso": {"clientSecret": "c-1", "privateKey": "k"}}, "sso.clientSecret"),
+        ({"channels": {"x": {"token": ["t-1", "t-2"]}}}, "channels.x.token[0]"),
+        ({"channels": {"x": {"token": "Bearer ${OPENCLAW_GATEWAY_TOKEN}"}}}, "channels.x.token"),
+        ({"channels": {"x": {"token": ""}}}, "channels.x.token"),
+    ],
+)
+def test_literal_secret_in_extra_config_is_refused(extra_config: dict[str, Any], where: str) -> None:
+    problem = only_problem(_extra(extra_config))
+    assert problem.startswith(f"host 'gw1': openclaw_gateways[0].extra_config.{where}: ")
+    assert "literal value" in problem and "Fix:" in problem
+    # The value is a secret: the message must never show it.
+    assert not [
+        text for text in ("xoxb-123", "123:abc", "xapp-1", "sk-1", "k-1", "s-1", "p-1", "c-1") if text in problem
+    ]
+
+
+def test_secret_reference_with_a_source_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEST_BOT_TOKEN", "bot")
+    extra = {
+        "channels": {"telegram": {"botToken": "${TELEGRAM_BOT_TOKEN}", "allowFrom": ["${OPENCLAW_GATEWAY_TOKEN}"]}}
+    }
+    # A host-level source, and one the gateway itself names.
+    settings_for_host(
+        "gw1", {"openclaw_secrets": {**TOKEN, "TELEGRAM_BOT_TOKEN": {"env": "TEST_BOT_TOKEN"}}, **_extra(extra)}
+    )
+    settings_for_host(
+        "gw1",
+        {"openclaw_secrets": TOKEN, **_extra(extra, secrets={"TELEGRAM_BOT_TOKEN": {"env": "TEST_BOT_TOKEN"}})},
+    )
+
+
+@pytest.mark.parametrize(
+    ("extra_config", "where"),
+    [
+        ({"channels": {"x": {"token": "${MISSING}"}}}, "channels.x.token"),
+        ({"agents": {"list": [{"workspace": "/srv/${MISSING}/ws"}]}}, "agents.list[0].workspace"),
+    ],
+)
+def test_reference_without_a_source_is_refused(extra_config: dict[str, Any], where: str) -> None:
+    problem = only_problem(_extra(extra_config))
+    assert problem.startswith(f"host 'gw1': openclaw_gateways[0].extra_config.{where}: ")
+    assert "${MISSING}" in problem and "Fix: add MISSING to openclaw_secrets or to the gateway's secrets" in problem
+
+
+def test_another_gateways_secret_is_no_source() -> None:
+    gateways = [
+        {"profile": "wa", "secrets": {"WA_TOKEN": {"env": "TEST_OPENCLAW_TOKEN"}}},
+        {"profile": "sig", "port": 18809, "extra_config": {"channels": {"x": {"token": "${WA_TOKEN}"}}}},
+    ]
+    assert only_problem({"openclaw_gateways": gateways}).startswith(
+        "host 'gw1': openclaw_gateways[1].extra_config.channels.x.token: "
+    )
+
+
+def test_ordinary_strings_under_ordinary_keys_are_accepted() -> None:
+    extra = {
+        "agents": {"defaults": {"model": "anthropic/claude", "maxTokens": 4096, "tokenFile": "/srv/t"}},
+        "channels": {"x": {"requireToken": True, "mode": "token", "name": "bot", "key": "ctrl+k"}},
+        "tools": {"allow": ["web", "exec"]},
+    }
+    settings_for_host("gw1", {"openclaw_secrets": TOKEN, **_extra(extra)})
+
+
+@pytest.mark.parametrize(
+    ("data", "key"),
+    [
+        ({"openclaw_drift_schedule": {"command": ["openclaw-infra", "drift\nrm -rf /"]}}, "drift_schedule.command[1]"),
+        (
+            {"openclaw_secrets": {"OPENCLAW_GATEWAY_TOKEN": {"command": ["pass\tshow"]}}},
+            "secrets.OPENCLAW_GATEWAY_TOKEN.command[0]",
+        ),
+    ],
+)
+def test_command_words_hold_no_control_characters(data: dict[str, Any], key: str) -> None:
+    problem = only_problem(data)
+    assert problem.startswith(f"host 'gw1': openclaw_{key}: ") and "control character" in problem

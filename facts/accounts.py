@@ -1,0 +1,52 @@
+"""One OS account, read without enumerating them all."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from pyinfra.api.command import QuoteString, StringCommand
+from pyinfra.api.facts import FactBase
+from typing_extensions import override
+
+from .parsing import meaningful_lines, unreadable
+from .records import JsonRecord
+
+# passwd(5): name:password:uid:gid:gecos:home:shell
+PASSWD_FIELDS = 7
+
+
+@dataclasses.dataclass(frozen=True)
+class Account(JsonRecord):
+    name: str
+    uid: int
+    gid: int
+    home: str
+    shell: str
+
+
+class PasswdEntry(FactBase[Account | None]):
+    """
+    The passwd entry of ``user`` (local files, LDAP, whatever NSS is set up with), or ``None`` when there is no
+    such user. pyinfra's ``server.Users`` enumerates every account, which costs ~0.2 s of host CPU each read.
+
+    Runs ``getent passwd <user> || true`` (getent exits 2 for an unknown user).
+
+    .. code:: python
+
+        {"name": "openclaw", "uid": 999, "gid": 999, "home": "/home/openclaw", "shell": "/usr/sbin/nologin"}
+    """
+
+    @override
+    def command(self, user: str) -> StringCommand:
+        return StringCommand("getent passwd", QuoteString(user), "|| true")
+
+    @override
+    def process(self, output: list[str]) -> Account | None:
+        lines = meaningful_lines(output)
+        if not lines:
+            return None
+        fields = lines[0].split(":")
+        if len(lines) != 1 or len(fields) != PASSWD_FIELDS or not (fields[2].isdigit() and fields[3].isdigit()):
+            raise unreadable("getent passwd", "\n".join(lines), "want one name:x:uid:gid:gecos:home:shell line")
+        name, _password, uid, gid, _gecos, home, shell = fields
+        return Account(name=name, uid=int(uid), gid=int(gid), home=home, shell=shell)
