@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pyinfra.api.command import QuoteString, StringCommand
+from pyinfra.api.command import StringCommand
 from pyinfra.api.facts import FactBase
 from typing_extensions import override
+
+from openclaw_infra.quoting import quoted
 
 from .parsing import column_starts, cut_columns, ipv4_addresses, meaningful_lines, unreadable
 from .vm_record import VmRecord, VmState, normalise_state
@@ -65,7 +67,7 @@ class LibvirtVms(FactBase[list[VmRecord]]):
             raise ValueError(f"address_source must be one of {ADDRESS_SOURCES}, not {address_source!r}")
         return StringCommand(
             "export LC_ALL=C; v() { virsh -c",
-            QuoteString(uri),
+            quoted(uri),
             '"$@"; }; v list --all && v list --all --name | while IFS= read -r vm; do',
             '[ -n "$vm" ] || continue;',
             f'echo "{SECTION_MARK}$vm";',
