@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import re
 
-from pyinfra.api.command import QuoteString, StringCommand
+from pyinfra.api.command import StringCommand
 from pyinfra.api.exceptions import FactProcessError
 from pyinfra.api.facts import FactBase
 from typing_extensions import override
+
+from openclaw_infra.quoting import quoted
 
 _NODE_VERSION = re.compile(r"^v(\d+\.\d+\.\d+)$")
 
@@ -27,7 +29,7 @@ class NodeVersion(FactBase[str | None]):
 
     @override
     def command(self, path: str = "node") -> StringCommand:
-        binary = QuoteString(path)
+        binary = quoted(path)
         # A missing or broken binary means "not installed" (None), not a failed host.
         return StringCommand(
             "if command -v", binary, ">/dev/null 2>&1; then", binary, "--version 2>/dev/null || true; fi"
@@ -59,8 +61,8 @@ class OpenClawVersion(FactBase[str | None]):
 
     @override
     def command(self, prefix: str = "/opt/openclaw") -> StringCommand:
-        binary = QuoteString(f"{prefix}/bin/openclaw")
-        manifest = QuoteString(f"{prefix}/lib/node_modules/openclaw/package.json")
+        binary = quoted(f"{prefix}/bin/openclaw")
+        manifest = quoted(f"{prefix}/lib/node_modules/openclaw/package.json")
         return StringCommand("if [ -e", binary, "] && [ -f", manifest, "]; then cat", manifest, "; fi")
 
     @override

@@ -7,9 +7,11 @@ import re
 from enum import StrEnum
 from typing import Any
 
-from pyinfra.api.command import QuoteString, StringCommand
+from pyinfra.api.command import StringCommand
 from pyinfra.api.facts import FactBase
 from typing_extensions import override
+
+from openclaw_infra.quoting import quoted
 
 from .parsing import unreadable
 from .records import JsonRecord
@@ -101,7 +103,7 @@ class LaunchctlJob(FactBase[LaunchdJob | None]):
     @override
     def command(self, label: str, domain: str = "system") -> StringCommand:
         target = _validated_target(label, domain)
-        return StringCommand("launchctl print", QuoteString(target), f"|| [ $? -eq {NOT_LOADED_EXIT_CODE} ]")
+        return StringCommand("launchctl print", quoted(target), f"|| [ $? -eq {NOT_LOADED_EXIT_CODE} ]")
 
     @override
     def process(self, output: list[str]) -> LaunchdJob | None:
@@ -228,7 +230,7 @@ class LaunchctlList(FactBase[dict[str, LaunchctlListEntry]]):
             return "launchctl list"
         if not _LABEL.match(label):
             raise ValueError(f"not a launchd label: {label!r}")
-        return StringCommand("launchctl list", QuoteString(label), f"|| [ $? -eq {NOT_LOADED_EXIT_CODE} ]")
+        return StringCommand("launchctl list", quoted(label), f"|| [ $? -eq {NOT_LOADED_EXIT_CODE} ]")
 
     @override
     def process(self, output: list[str]) -> dict[str, LaunchctlListEntry]:

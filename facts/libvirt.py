@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pyinfra.api.command import QuoteString, StringCommand
+from pyinfra.api.command import StringCommand
 from pyinfra.api.facts import FactBase
 from typing_extensions import override
+
+from openclaw_infra.quoting import quoted
 
 from .parsing import ipv4_addresses, required_lines, unreadable
 from .vm_record import VmRecord, VmState, normalise_state
@@ -69,7 +71,7 @@ class LibvirtVms(FactBase[list[VmRecord]]):
         # No domains: no output, and pyinfra returns []. A failed list fails the command (the '&&').
         return StringCommand(
             "export LC_ALL=C; v() { virsh -c",
-            QuoteString(uri),
+            quoted(uri),
             '"$@"; }; uuids=$(v list --all --uuid) && for uuid in $uuids; do',
             f'echo "{SECTION_MARK}$uuid";',
             'v dominfo --domain "$uuid";',

@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pyinfra.api.command import QuoteString, StringCommand
+from pyinfra.api.command import StringCommand
 from pyinfra.api.facts import FactBase
 from typing_extensions import override
+
+from openclaw_infra.quoting import quoted
 
 from .parsing import meaningful_lines, unreadable
 
@@ -73,7 +75,7 @@ class PfAnchorRules(FactBase[list[str]]):
             return "pfctl -s rules 2>&1"
         if not _ANCHOR.match(anchor):
             raise ValueError(f"not a pf anchor name: {anchor!r}")
-        return StringCommand("pfctl -a", QuoteString(anchor), "-s rules 2>&1")
+        return StringCommand("pfctl -a", quoted(anchor), "-s rules 2>&1")
 
     @override
     def process(self, output: list[str]) -> list[str]:

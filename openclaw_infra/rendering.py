@@ -10,6 +10,8 @@ from typing import Any
 
 import jinja2
 
+from openclaw_infra import quoting
+
 # templates/ is mapped to openclaw_infra.templates, which PackageLoader cannot see through. Resolved once, here:
 # operation fixtures (pyinfra-testing) fake os.stat while an operation runs, and path lookups stat.
 TEMPLATES_DIR = str(resources.files("openclaw_infra.templates"))
@@ -21,14 +23,28 @@ def _template_source(name: str) -> tuple[str, None, Callable[[], bool]]:
         return template.read(), None, lambda: True
 
 
+# Every value a template writes goes through one of these, chosen by what reads the file (openclaw_infra.quoting).
+QUOTING_FILTERS = {
+    "shell_word": quoting.shell_word,
+    "cron_word": quoting.cron_word,
+    "systemd_word": quoting.systemd_word,
+    "systemd_exec_word": quoting.systemd_exec_word,
+    "systemd_executable": quoting.systemd_executable,
+    "systemd_path": quoting.systemd_path,
+    "logrotate_path": quoting.logrotate_path,
+}
+
+
 @functools.cache
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    environment = jinja2.Environment(
         loader=jinja2.FunctionLoader(_template_source),
         undefined=jinja2.StrictUndefined,  # a missing variable is a bug, never an empty string in a unit file
         keep_trailing_newline=True,
         autoescape=False,  # noqa: S701 - renders config files, not HTML
     )
+    environment.filters.update(QUOTING_FILTERS)
+    return environment
 
 
 def render(template: str, **variables: Any) -> str:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Generator
 
-from pyinfra.api.command import QuoteString, StringCommand
+from pyinfra.api.command import StringCommand
 from pyinfra.api.exceptions import OperationError
 from pyinfra.api.operation import operation
 from pyinfra.context import host
 from pyinfra.operations import apt, systemd
 
 from openclaw_infra.facts.docker_networks import DockerNetworks
+from openclaw_infra.quoting import quoted
 
 
 @operation()
@@ -36,7 +37,7 @@ def docker_networks(internal: list[str], external: list[str]) -> Generator[Strin
         network = present.get(name)
         if network is None:
             flags = ["--internal"] if is_internal else []
-            yield StringCommand("docker", "network", "create", "--driver", "bridge", *flags, QuoteString(name))
+            yield StringCommand("docker", "network", "create", "--driver", "bridge", *flags, quoted(name))
         elif network.internal != is_internal:
             raise OperationError(
                 f"docker network {name} exists but is {'not ' if is_internal else ''}internal; remove it "

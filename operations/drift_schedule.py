@@ -11,11 +11,10 @@ from __future__ import annotations
 import plistlib
 import posixpath
 import re
-import shlex
 from collections.abc import Generator, Iterable, Mapping, Sequence
 from io import StringIO
 
-from pyinfra.api.command import FileUploadCommand, PyinfraCommand, QuoteString, StringCommand
+from pyinfra.api.command import FileUploadCommand, PyinfraCommand, StringCommand
 from pyinfra.api.exceptions import OperationValueError
 from pyinfra.api.operation import operation
 from pyinfra.context import host
@@ -23,6 +22,7 @@ from pyinfra.facts.systemd import SystemdEnabled, SystemdStatus
 from pyinfra.operations import crontab, files
 
 from openclaw_infra.facts.launchctl import LaunchctlJob
+from openclaw_infra.quoting import cron_schedule, quoted
 from openclaw_infra.rendering import render
 
 RUNNER_PATH = "/usr/local/libexec/openclaw-infra/run-drift"
@@ -41,7 +41,6 @@ _PLAIN_PATH = re.compile(r"^/[A-Za-z0-9._+/-]*$")
 # Login names of Linux, macOS (_www) and the BSDs.
 _USER = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,31}$")
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-_CRON_FIELD = re.compile(r"^[0-9*/,-]+$")
 _INTERVAL_KEYS = {"Minute": 59, "Hour": 23, "Day": 31, "Weekday": 7, "Month": 12}
 
 
@@ -77,9 +76,9 @@ def runner_script(command: Sequence[str], working_dir: str, report_dir: str, kee
         raise OperationValueError(f"keep_reports must be 1 to 10000, not {keep_reports}")
     return render(
         "drift/run-drift.sh.j2",
-        command_line=shlex.join([*command, "--json"]),
-        working_dir=shlex.quote(working_dir),
-        report_dir=shlex.quote(report_dir),
+        command=[*command, "--json"],
+        working_dir=working_dir,
+        report_dir=report_dir,
         keep_reports=keep_reports,
     )
 
@@ -166,11 +165,11 @@ def systemd_timer(
     if _uploads(service_commands) or _uploads(timer_commands):
         yield StringCommand("systemctl", "daemon-reload")
     if not active:
-        yield StringCommand("systemctl", "start", QuoteString(timer))
+        yield StringCommand("systemctl", "start", quoted(timer))
     elif _uploads(timer_commands):
-        yield StringCommand("systemctl", "restart", QuoteString(timer))
+        yield StringCommand("systemctl", "restart", quoted(timer))
     if not enabled:
-        yield StringCommand("systemctl", "enable", QuoteString(timer))
+        yield StringCommand("systemctl", "enable", quoted(timer))
     if not (service_commands or timer_commands) and active and enabled:
         host.noop(f"{timer} is up to date, enabled and active")
 
@@ -226,19 +225,16 @@ def launchd_daemon(
     plist_commands = list(files.put._inner(src=StringIO(content), dest=path, user="root", group="wheel", mode="644"))
     yield from plist_commands
     if loaded is None:
-        yield StringCommand("launchctl", "bootstrap", "system", QuoteString(path))
+        yield StringCommand("launchctl", "bootstrap", "system", quoted(path))
     elif _uploads(plist_commands):
-        yield StringCommand("launchctl", "bootout", QuoteString(f"system/{label}"))
-        yield StringCommand("launchctl", "bootstrap", "system", QuoteString(path))
+        yield StringCommand("launchctl", "bootout", quoted(f"system/{label}"))
+        yield StringCommand("launchctl", "bootstrap", "system", quoted(path))
     elif not plist_commands:
         host.noop(f"{label} is up to date and loaded")
 
 
 def _cron_fields(schedule: str) -> list[str]:
-    fields = schedule.split()
-    if len(fields) != 5 or not all(_CRON_FIELD.match(field) for field in fields):
-        raise OperationValueError(f"{schedule!r} is not five cron fields")
-    return fields
+    return cron_schedule(schedule).split()
 
 
 @operation()

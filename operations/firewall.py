@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Generator, Sequence
 from ipaddress import ip_network
 
-from pyinfra.api.command import QuoteString, StringCommand
+from pyinfra.api.command import StringCommand
 from pyinfra.api.exceptions import OperationError, OperationValueError
 from pyinfra.api.operation import operation
 from pyinfra.context import host
 
 from openclaw_infra.facts.ufw import UfwRule, UfwStatus
+from openclaw_infra.quoting import quoted
 
 # Rules this project adds carry this comment, so it can tell them from the operator's own and remove its stale ones.
 RULE_COMMENT_PREFIX = "openclaw-infra"
@@ -28,8 +29,8 @@ def _rule_key(rule: UfwRule) -> tuple[str, str] | None:
 
 def _allow(port: int, source: str, purpose: str) -> StringCommand:
     return StringCommand(
-        "ufw", "allow", "proto", "tcp", "from", source, "to", "any", "port", str(port),
-        "comment", QuoteString(f"{RULE_COMMENT_PREFIX}: {purpose}"),
+        "ufw", "allow", "proto", "tcp", "from", quoted(source), "to", "any", "port", quoted(port),
+        "comment", quoted(f"{RULE_COMMENT_PREFIX}: {purpose}"),
     )  # fmt: skip
 
 
@@ -68,7 +69,19 @@ def ufw_firewall(
     for port_proto, source in sorted(present - wanted.keys()):
         stale_port = port_proto.split("/")[0]
         commands.append(
-            StringCommand("ufw", "delete", "allow", "proto", "tcp", "from", source, "to", "any", "port", stale_port)
+            StringCommand(
+                "ufw",
+                "delete",
+                "allow",
+                "proto",
+                "tcp",
+                "from",
+                quoted(source),
+                "to",
+                "any",
+                "port",
+                quoted(stale_port),
+            )
         )
     if status.default_incoming != "deny" or not status.active:
         commands.append(StringCommand("ufw", "default", "deny", "incoming"))

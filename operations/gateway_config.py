@@ -6,18 +6,18 @@ import copy
 import hashlib
 import json
 import posixpath
-import shlex
 from collections.abc import Generator, Mapping
 from io import StringIO
 from typing import Any
 
-from pyinfra.api.command import FileUploadCommand, QuoteString, StringCommand
+from pyinfra.api.command import FileUploadCommand, StringCommand
 from pyinfra.api.exceptions import OperationValueError
 from pyinfra.api.operation import operation
 from pyinfra.context import host
 from pyinfra.facts.files import File, Sha256File
 
 from openclaw_infra.operations.file_ownership import ownership_fixes
+from openclaw_infra.quoting import quoted
 from openclaw_infra.rendering import render
 
 BACKUPS_KEPT = 5
@@ -95,25 +95,28 @@ def gateway_config(
 
     staged = f"{path}.pyinfra-new"
     yield FileUploadCommand(StringIO(content), staged, remote_temp_filename=staged)
-    yield StringCommand("chown", f"{user}:{group}", QuoteString(staged))
-    yield StringCommand("chmod", "600", QuoteString(staged))
+    yield StringCommand("chown", quoted(f"{user}:{group}"), quoted(staged))
+    yield StringCommand("chmod", "600", quoted(staged))
     # Validation runs as the service user so nothing it writes under the state dir ends up owned by root.
     yield StringCommand(
-        "runuser", "-u", user, "--",
+        "runuser", "-u", quoted(user), "--",
         # --chdir: the connection's cwd (root's home) is closed to the service user; node's spawn would fail.
-        "env", f"--chdir={state_dir}", f"PATH={node_bin_dir}:/usr/bin:/bin", f"OPENCLAW_STATE_DIR={state_dir}",
-        f"OPENCLAW_CONFIG_PATH={staged}",
-        QuoteString(openclaw_bin), "config", "validate", "--json",
-        ">/dev/null", "||", "{", "rm", "-f", QuoteString(staged), ";",
-        "echo", QuoteString(f"openclaw rejected the new {path}; the running config is unchanged"), ">&2", ";",
+        # Each option and NAME=value is one quoted word: env splits nothing, the shell sees no ';' or space.
+        "env", quoted(f"--chdir={state_dir}"), quoted(f"PATH={node_bin_dir}:/usr/bin:/bin"),
+        quoted(f"OPENCLAW_STATE_DIR={state_dir}"), quoted(f"OPENCLAW_CONFIG_PATH={staged}"),
+        quoted(openclaw_bin), "config", "validate", "--json",
+        ">/dev/null", "||", "{", "rm", "-f", quoted(staged), ";",
+        "echo", quoted(f"openclaw rejected the new {path}; the running config is unchanged"), ">&2", ";",
         "exit", "1", ";", "}",
     )  # fmt: skip
     if present:
         backup = f"{path}.bak-{(present_sha or 'unknown')[:12]}"
-        yield StringCommand("cp", "-p", QuoteString(path), QuoteString(backup))
+        yield StringCommand("cp", "-p", quoted(path), quoted(backup))
         # Keep the newest backups only; they hold no secrets (${VAR} references) but do grow.
         yield StringCommand(
-            "ls", "-1t", f"{shlex.quote(path)}.bak-*", "|", "tail", "-n", f"+{BACKUPS_KEPT + 1}",
-            "|", "xargs", "-r", "rm", "-f", "--",
+            # The path quoted and the glob after it not, in one word; one name a line to xargs, which would
+            # otherwise split a path with spaces or quotes.
+            "ls", "-1t", StringCommand(quoted(path), ".bak-*", _separator=""),
+            "|", "tail", "-n", f"+{BACKUPS_KEPT + 1}", "|", "xargs", "-r", "-d", r"'\n'", "rm", "-f", "--",
         )  # fmt: skip
-    yield StringCommand("mv", "-f", QuoteString(staged), QuoteString(path))
+    yield StringCommand("mv", "-f", quoted(staged), quoted(path))

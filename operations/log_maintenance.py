@@ -2,14 +2,36 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Generator
 from io import StringIO
 
 from pyinfra.api.command import StringCommand
+from pyinfra.api.exceptions import OperationValueError
 from pyinfra.api.operation import operation
 from pyinfra.operations import files
 
+from openclaw_infra.quoting import cron_schedule
 from openclaw_infra.rendering import render
+
+# Written bare into the files: cron and logrotate skip a file name under their .d dirs with a '.', and a user
+# or profile goes unquoted into a cron line and a logrotate `su`.
+_FILE_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+_NAME = re.compile(r"^[a-z_][a-z0-9_-]*$")
+_FREQUENCIES = ("daily", "weekly", "monthly")
+_SIZE = re.compile(r"^\d+[kMG]?$")
+
+
+def _file_name(value: str, what: str) -> str:
+    if not _FILE_NAME.match(value):
+        raise OperationValueError(f"{what} {value!r} must be letters, digits, '-' and '_' only")
+    return value
+
+
+def _name(value: str, what: str) -> str:
+    if not _NAME.match(value):
+        raise OperationValueError(f"{what} {value!r} is not a safe identifier")
+    return value
 
 
 @operation()
@@ -31,13 +53,18 @@ def gateway_logrotate(
     + frequency, keep, max_size, compress: logrotate's daily/weekly/monthly, rotate, maxsize, compress
     + present: False removes the file
     """
-    path = f"/etc/logrotate.d/{config_name}"
+    path = f"/etc/logrotate.d/{_file_name(config_name, 'config_name')}"
     if not present:
         yield from files.file._inner(path=path, present=False)
         return
+    _name(user, "user")
+    if frequency not in _FREQUENCIES:
+        raise OperationValueError(f"frequency {frequency!r} is not one of {', '.join(_FREQUENCIES)}")
+    if not _SIZE.match(max_size):
+        raise OperationValueError(f"max_size {max_size!r} is not a logrotate size such as 50M")
     content = render(
         "logrotate/openclaw-gateway.j2", logs_dir=logs_dir, user=user, group=user,
-        frequency=frequency, keep=keep, max_size=max_size, compress=compress,
+        frequency=frequency, keep=int(keep), max_size=max_size, compress=compress,
     )  # fmt: skip
     yield from files.put._inner(src=StringIO(content), dest=path, user="root", group="root", mode="644")
 
@@ -65,13 +92,16 @@ def transcript_pruning(
     + prune_after_days: age at which archived transcript files are deleted
     + present: False removes the file
     """
-    path = f"/etc/cron.d/{cron_name}"
+    path = f"/etc/cron.d/{_file_name(cron_name, 'cron_name')}"
     if not present:
         yield from files.file._inner(path=path, present=False)
         return
+    _name(user, "user")
+    if profile is not None:
+        _name(profile, "profile")
     content = render(
         "cron/openclaw-sessions.j2", user=user, state_dir=state_dir, openclaw_bin=openclaw_bin,
-        node_bin_dir=node_bin_dir, profile_args=f" --profile {profile}" if profile else "",
-        schedule=schedule, prune_after_days=prune_after_days,
+        node_bin_dir=node_bin_dir, profile=profile, schedule=cron_schedule(schedule),
+        prune_after_days=int(prune_after_days),
     )  # fmt: skip
     yield from files.put._inner(src=StringIO(content), dest=path, user="root", group="root", mode="644")

@@ -16,7 +16,7 @@ from io import StringIO
 from pathlib import PurePosixPath
 from typing import Any, get_args
 
-from pyinfra.api.command import QuoteString, StringCommand
+from pyinfra.api.command import StringCommand
 from pyinfra.api.exceptions import OperationError
 from pyinfra.api.operation import operation
 from pyinfra.context import host
@@ -26,6 +26,7 @@ from pyinfra.facts.server import Arch
 from pyinfra.operations import files
 
 from openclaw_infra.facts.installed_versions import NodeVersion
+from openclaw_infra.quoting import quoted
 from openclaw_infra.settings import NodeInstallMethod
 
 NODEJS_DIST = "https://nodejs.org/dist"
@@ -79,10 +80,8 @@ def _link_target(prefix: PurePosixPath, method: str) -> str | None:
 
 def switch_link(prefix: PurePosixPath, target: str) -> StringCommand:
     """Point ``prefix`` at ``target`` in one rename(2): a reader sees the old tree or the new one, never neither."""
-    staged_link = QuoteString(f"{prefix}.switch")
-    return StringCommand(
-        "ln -sfn", QuoteString(target), staged_link, "&& mv -fT", staged_link, QuoteString(str(prefix))
-    )
+    staged_link = quoted(f"{prefix}.switch")
+    return StringCommand("ln -sfn", quoted(target), staged_link, "&& mv -fT", staged_link, quoted(str(prefix)))
 
 
 @operation()
@@ -130,28 +129,28 @@ def tarball(
     install_dir = str(parent / dist)
     # Beside the install dir: the final `mv` is a rename on one file system, and a failed run leaves no
     # half-unpacked tree where the link could point.
-    staging = QuoteString(str(parent / f".{dist}.download"))
+    staging = quoted(str(parent / f".{dist}.download"))
     failed = f"Node {version}: download or SHA-256 check of {archive} against SHASUMS256.txt failed; nothing unpacked"
 
     # 1. Fetch and verify: the archive is checked before tar ever reads it; any failure removes the download.
     yield StringCommand(
-        "mkdir -p", QuoteString(str(parent)),
+        "mkdir -p", quoted(str(parent)),
         "&& rm -rf", staging, "&& mkdir -m 700", staging, "&& cd", staging,
-        "&& curl -fsSL --retry 3 -o SHASUMS256.txt", QuoteString(f"{base_url}/v{version}/SHASUMS256.txt"),
-        "&& curl -fsSL --retry 3 -o", QuoteString(archive), QuoteString(f"{base_url}/v{version}/{archive}"),
-        "&& awk -v", QuoteString(f"archive={archive}"), "'$2 == archive' SHASUMS256.txt > archive.sha256",
+        "&& curl -fsSL --retry 3 -o SHASUMS256.txt", quoted(f"{base_url}/v{version}/SHASUMS256.txt"),
+        "&& curl -fsSL --retry 3 -o", quoted(archive), quoted(f"{base_url}/v{version}/{archive}"),
+        "&& awk -v", quoted(f"archive={archive}"), "'$2 == archive' SHASUMS256.txt > archive.sha256",
         "&& test -s archive.sha256 && sha256sum --check --strict archive.sha256",
-        "|| { cd / && rm -rf", staging, "; echo", QuoteString(failed), ">&2; exit 1; }",
+        "|| { cd / && rm -rf", staging, "; echo", quoted(failed), ">&2; exit 1; }",
     )  # fmt: skip
     # 2. Unpack as root-owned files (the tarball's own uid may be a real user on this host), check the binary
     #    runs and is the version asked for, then move it into place.
     yield StringCommand(
         "cd", staging,
-        "&& tar -xJf", QuoteString(archive), "--no-same-owner",
-        '&& test "$(', QuoteString(f"{dist}/bin/node"), '--version)" =', QuoteString(f"v{version}"),
-        "&& rm -rf", QuoteString(install_dir), "&& mv", QuoteString(dist), QuoteString(install_dir),
+        "&& tar -xJf", quoted(archive), "--no-same-owner",
+        '&& test "$(', quoted(f"{dist}/bin/node"), '--version)" =', quoted(f"v{version}"),
+        "&& rm -rf", quoted(install_dir), "&& mv", quoted(dist), quoted(install_dir),
         "&& cd / && rm -rf", staging,
-        "|| { cd / && rm -rf", staging, "; echo", QuoteString(f"unpacked {dist} is not a working Node {version}"),
+        "|| { cd / && rm -rf", staging, "; echo", quoted(f"unpacked {dist} is not a working Node {version}"),
         ">&2; exit 1; }",
     )  # fmt: skip
     # 3. Switch, then drop the tree the link pointed at before (only one this operation unpacked).
@@ -159,7 +158,7 @@ def tarball(
     if previous and previous != install_dir:
         previous_path = PurePosixPath(previous)
         if previous_path.parent == parent and re.match(r"^node-v\d+\.\d+\.\d+-linux-\w+$", previous_path.name):
-            yield StringCommand("rm -rf", QuoteString(previous))
+            yield StringCommand("rm -rf", quoted(previous))
 
 
 @operation()
@@ -205,7 +204,7 @@ def nodesource(
         yield "apt-get update"
         yield StringCommand(
             "DEBIAN_FRONTEND=noninteractive apt-get install -y --allow-downgrades --allow-change-held-packages",
-            QuoteString(f"nodejs={package_version}"),
+            quoted(f"nodejs={package_version}"),
         )
         yield "apt-mark hold nodejs"
 

@@ -13,7 +13,7 @@ import re
 from collections.abc import Generator
 from pathlib import PurePosixPath
 
-from pyinfra.api.command import QuoteString, StringCommand
+from pyinfra.api.command import StringCommand
 from pyinfra.api.exceptions import OperationError
 from pyinfra.api.operation import operation
 from pyinfra.context import host
@@ -21,6 +21,7 @@ from pyinfra.facts.files import Link
 
 from openclaw_infra.facts.installed_versions import OpenClawVersion
 from openclaw_infra.operations.node_runtime import switch_link
+from openclaw_infra.quoting import quoted
 
 PACKAGE = "openclaw"
 # npm and OpenClaw's install script find `node` on PATH (`#!/usr/bin/env node`); the pinned one must come first.
@@ -82,25 +83,25 @@ def openclaw(
         previous = target if target.is_absolute() else prefix_path.parent / target
 
     release = prefix_path.parent / f"{prefix_path.name}-{version}"
-    release_q = QuoteString(str(release))
+    release_q = quoted(str(release))
     # npm installs beside the release and only a complete install replaces it: reinstalling the running version
     # (a damaged install) never leaves the gateway without its files if npm fails half-way.
-    partial_q = QuoteString(f"{release}.partial")
-    npm = QuoteString(str(node_bin / "npm"))
+    partial_q = quoted(f"{release}.partial")
+    npm = quoted(str(node_bin / "npm"))
     yield StringCommand(
-        "test -x", npm, "|| { echo", QuoteString(f"no npm at {node_bin}: install the Node runtime first"),
+        "test -x", npm, "|| { echo", quoted(f"no npm at {node_bin}: install the Node runtime first"),
         ">&2; exit 1; }",
         "&& rm -rf", partial_q,
-        "&& env", QuoteString(f"PATH={node_bin}:{SYSTEM_PATH}"),
-        npm, "install --global --prefix", partial_q, QuoteString(f"--allow-scripts={PACKAGE}"),
-        "--no-audit --no-fund --no-update-notifier", QuoteString(f"{PACKAGE}@{version}"),
-        "&& test -x", QuoteString(f"{release}.partial/bin/openclaw"),
+        "&& env", quoted(f"PATH={node_bin}:{SYSTEM_PATH}"),
+        npm, "install --global --prefix", partial_q, quoted(f"--allow-scripts={PACKAGE}"),
+        "--no-audit --no-fund --no-update-notifier", quoted(f"{PACKAGE}@{version}"),
+        "&& test -x", quoted(f"{release}.partial/bin/openclaw"),
         "&& rm -rf", release_q, "&& mv", partial_q, release_q,
-        "|| { rm -rf", partial_q, "; echo", QuoteString(f"npm install of {PACKAGE}@{version} failed"), ">&2; exit 1; }",
+        "|| { rm -rf", partial_q, "; echo", quoted(f"npm install of {PACKAGE}@{version} failed"), ">&2; exit 1; }",
     )  # fmt: skip
     yield switch_link(prefix_path, str(release))
     # Remove the release the link pointed at before, and only a release directory this operation made.
     if previous and previous != release and previous.parent == prefix_path.parent:
         previous_version = previous.name.removeprefix(f"{prefix_path.name}-")
         if previous_version != previous.name and _PINNED_VERSION.match(previous_version):
-            yield StringCommand("rm -rf", QuoteString(str(previous)))
+            yield StringCommand("rm -rf", quoted(str(previous)))

@@ -8,7 +8,7 @@ import re
 from collections.abc import Generator, Mapping
 from io import StringIO
 
-from pyinfra.api.command import FileUploadCommand, QuoteString, StringCommand
+from pyinfra.api.command import FileUploadCommand, StringCommand
 from pyinfra.api.exceptions import OperationValueError
 from pyinfra.api.hiddenvalue import HiddenValue
 from pyinfra.api.operation import operation
@@ -16,6 +16,7 @@ from pyinfra.context import host
 from pyinfra.facts.files import Directory, File, Sha256File
 
 from openclaw_infra.operations.file_ownership import ownership_fixes
+from openclaw_infra.quoting import quoted
 from openclaw_infra.rendering import render
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -69,11 +70,11 @@ def secret_file(
         return
 
     if not host.get_fact(Directory, path=directory):
-        yield StringCommand("install", "-d", "-m", "700", "-o", user, "-g", group, QuoteString(directory))
+        yield StringCommand("install", "-d", "-m", "700", "-o", quoted(user), "-g", quoted(group), quoted(directory))
     staged = posixpath.join(directory, f".{posixpath.basename(path)}.pyinfra-new")
     # umask 077 first: whatever creates the staged file, it is never readable by others, even for a moment.
-    yield StringCommand("umask", "077", "&&", "rm", "-f", QuoteString(staged), "&&", "touch", QuoteString(staged))
+    yield StringCommand("umask", "077", "&&", "rm", "-f", quoted(staged), "&&", "touch", quoted(staged))
     yield FileUploadCommand(StringIO(text), staged, remote_temp_filename=staged)
-    yield StringCommand("chown", f"{user}:{group}", QuoteString(staged))
-    yield StringCommand("chmod", str(mode), QuoteString(staged))
-    yield StringCommand("mv", "-f", QuoteString(staged), QuoteString(path))
+    yield StringCommand("chown", quoted(f"{user}:{group}"), quoted(staged))
+    yield StringCommand("chmod", str(mode), quoted(staged))
+    yield StringCommand("mv", "-f", quoted(staged), quoted(path))

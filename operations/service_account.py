@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Generator
 
-from pyinfra.api.command import QuoteString, StringCommand
+from pyinfra.api.command import StringCommand
 from pyinfra.api.operation import operation
 from pyinfra.context import host
 from pyinfra.facts.server import Users
 from pyinfra.operations import files, server
+
+from openclaw_infra.quoting import quoted
 
 NOLOGIN = "/usr/sbin/nologin"
 
@@ -35,7 +37,7 @@ def service_account(user: str, home: str, docker_access: bool) -> Generator[Stri
     )
     existing = host.get_fact(Users).get(user)
     if not docker_access and existing and "docker" in existing["groups"]:
-        yield StringCommand("gpasswd", "-d", QuoteString(user), "docker")
+        yield StringCommand("gpasswd", "-d", quoted(user), "docker")
     yield from files.directory._inner(path=home, user=user, group=user, mode="700")
 
 

@@ -124,8 +124,8 @@ def test_security_audit_has_no_critical_finding(deployed: Deployed) -> None:
     assert report["summary"]["critical"] == 0 and critical == [], report
 
 
-def planned_changes(host: SandboxHost) -> list[str]:
-    plan = json.loads(run_pyinfra([host], *CANARY_DATA, "--dry", "--json", DEPLOY, env=CANARY_ENV).stdout)
+def planned_changes(host: SandboxHost, *args: str) -> list[str]:
+    plan = json.loads(run_pyinfra([host], *CANARY_DATA, *args, "--dry", "--json", DEPLOY, env=CANARY_ENV).stdout)
     return [op["name"] for op in plan["plan"] if op.get("hosts_with_change")]
 
 

@@ -1,8 +1,7 @@
-"""Node runtime and OpenClaw package operations and facts against pyinfra-testing fixtures (no host needed).
+"""Node runtime and OpenClaw package facts against pyinfra-testing fixtures (no host needed), and the Node mirror.
 
-``tests/fixtures/operations/<module>/<operation>/*.json``: ``kwargs``, fake ``facts`` (keyed ``<module>.<Fact>``
-and ``<arg>=<value>``), then the exact ``commands``, the ``noop_description`` or the ``exception``.
-``tests/node/fixtures/facts/<module>.<Fact>/*.json``: ``arg``, ``command``, ``output`` and the ``fact``.
+``tests/node/fixtures/facts/<module>.<Fact>/*.json``: ``arg``, ``command``, ``output`` and the ``fact``. The
+operations' fixtures are loaded with every other operation's by tests/test_operation_fixtures.py.
 """
 
 from __future__ import annotations
@@ -12,27 +11,11 @@ from pathlib import Path
 import pytest
 from pyinfra.api.exceptions import FactProcessError
 from pyinfra_testing.facts import make_fact_tests
-from pyinfra_testing.operations import make_operation_tests
 
 from openclaw_infra.facts.installed_versions import NodeVersion, OpenClawVersion
 from sandbox_hosts import node_mirror
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-OPERATION_FIXTURES = PROJECT_ROOT / "tests" / "fixtures" / "operations"
 FACT_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "facts"
-OPERATIONS = (
-    "node_runtime.tarball",
-    "node_runtime.nodesource",
-    "node_runtime.preinstalled",
-    "node_runtime.node",
-    "openclaw_package.openclaw",
-)
-
-for _operation in OPERATIONS:
-    _module, _name = _operation.split(".")
-    globals()[f"TestOperation_{_module}_{_name}"] = make_operation_tests(
-        "openclaw_infra.operations", _operation, OPERATION_FIXTURES / _module / _name
-    )
 
 for _folder in sorted(path for path in FACT_FIXTURES.iterdir() if path.is_dir()):
     globals()[f"TestFact_{_folder.name.replace('.', '_')}"] = make_fact_tests(

@@ -1,0 +1,42 @@
+"""Every operation against pyinfra-testing fixtures (no host needed), from one fixtures root.
+
+``tests/fixtures/operations/<module>/<operation>/*.json``: ``kwargs``, fake ``facts`` (keyed ``<module>.<Fact>``,
+then ``<arg>=<value>`` for facts with arguments), then the exact ``commands``, the ``noop_description`` or the
+``exception``; ``_doc`` says what the case is. Every folder there becomes a test class: a new operation needs
+fixtures only. Cases holding the SHA-1 of a rendered file (``files.Sha1File``) change with its template, which is
+the point.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from unittest.mock import patch
+
+from pyinfra_testing import util
+from pyinfra_testing.operations import make_operation_tests
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "operations"
+OPERATION_FOLDERS = sorted(folder for folder in FIXTURES.glob("*/*") if folder.is_dir())
+
+
+def _record_attribute(self: util.FakeFact, key: str) -> Any:
+    # pyinfra-testing reads the value of a fact without arguments by attribute only off its JSON value (a dict);
+    # facts returning a record (ufw.UfwStatus) are read as one, the way it already treats facts with arguments.
+    data = self.__dict__.get("data")
+    if isinstance(data, dict) and key in data:
+        return util._wrap_fact_value(data[key])
+    return getattr(data, key)
+
+
+for _folder in OPERATION_FOLDERS:
+    _module, _name = _folder.parent.name, _folder.name
+    _tests = make_operation_tests("openclaw_infra.operations", f"{_module}.{_name}", _folder)
+    globals()[f"TestOperation_{_module}_{_name}"] = patch.object(util.FakeFact, "__getattr__", _record_attribute)(
+        _tests
+    )
+
+
+def test_every_folder_holds_fixtures() -> None:
+    assert OPERATION_FOLDERS, f"no operation fixtures under {FIXTURES}"
+    assert [folder for folder in OPERATION_FOLDERS if not list(folder.glob("*.json"))] == []
