@@ -7,16 +7,16 @@ import hashlib
 import json
 import posixpath
 from collections.abc import Generator, Mapping
-from io import StringIO
 from typing import Any
 
-from pyinfra.api.command import FileUploadCommand, StringCommand
+from pyinfra.api.command import PyinfraCommand, StringCommand
 from pyinfra.api.exceptions import OperationValueError
 from pyinfra.api.operation import operation
 from pyinfra.context import host
 from pyinfra.facts.files import File, Sha256File
 
 from openclaw_infra.operations.file_ownership import ownership_fixes
+from openclaw_infra.operations.private_upload import private_upload
 from openclaw_infra.quoting import quoted
 from openclaw_infra.rendering import render
 
@@ -65,7 +65,7 @@ def gateway_config(
     openclaw_bin: str,
     node_bin_dir: str,
     state_dir: str,
-) -> Generator[FileUploadCommand | StringCommand, None, None]:
+) -> Generator[PyinfraCommand, None, None]:
     """
     Install ``content`` as the gateway's config at ``path`` (mode 600, owned by ``user``).
 
@@ -94,9 +94,8 @@ def gateway_config(
         return
 
     staged = f"{path}.pyinfra-new"
-    yield FileUploadCommand(StringIO(content), staged, remote_temp_filename=staged)
+    yield from private_upload(content, staged)
     yield StringCommand("chown", quoted(f"{user}:{group}"), quoted(staged))
-    yield StringCommand("chmod", "600", quoted(staged))
     # Validation runs as the service user so nothing it writes under the state dir ends up owned by root.
     yield StringCommand(
         "runuser", "-u", quoted(user), "--",

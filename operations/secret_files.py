@@ -6,9 +6,8 @@ import hashlib
 import posixpath
 import re
 from collections.abc import Generator, Mapping
-from io import StringIO
 
-from pyinfra.api.command import FileUploadCommand, StringCommand
+from pyinfra.api.command import PyinfraCommand, StringCommand
 from pyinfra.api.exceptions import OperationValueError
 from pyinfra.api.hiddenvalue import HiddenValue
 from pyinfra.api.operation import operation
@@ -16,6 +15,7 @@ from pyinfra.context import host
 from pyinfra.facts.files import Directory, File, Sha256File
 
 from openclaw_infra.operations.file_ownership import ownership_fixes
+from openclaw_infra.operations.private_upload import private_upload
 from openclaw_infra.quoting import quoted
 from openclaw_infra.rendering import render
 
@@ -42,11 +42,12 @@ def secret_file(
     user: str = "root",
     group: str = "root",
     mode: int = 600,
-) -> Generator[FileUploadCommand | StringCommand, None, None]:
+) -> Generator[PyinfraCommand, None, None]:
     """
-    Put secret ``content`` at ``path``: uploaded over SFTP into a directory only ``user`` can enter, then moved
-    into place, so neither the process list, pyinfra's output and ``--json``, ``--diff``, nor another local
-    user ever sees it. Compared by SHA-256, so an unchanged secret changes nothing.
+    Put secret ``content`` at ``path``: uploaded into a file only its owner can read (``private_upload``: root
+    logins, sudo users and ``@local`` alike), in a directory only ``user`` can enter, then moved into place, so
+    neither the process list, pyinfra's output and ``--json``, ``--diff``, nor another local user ever sees it.
+    Compared by SHA-256, so an unchanged secret changes nothing.
 
     + path: absolute path of the file; its directory is created 0700 if missing
     + content: the file's text, wrapped in ``HiddenValue``
@@ -72,9 +73,7 @@ def secret_file(
     if not host.get_fact(Directory, path=directory):
         yield StringCommand("install", "-d", "-m", "700", "-o", quoted(user), "-g", quoted(group), quoted(directory))
     staged = posixpath.join(directory, f".{posixpath.basename(path)}.pyinfra-new")
-    # umask 077 first: whatever creates the staged file, it is never readable by others, even for a moment.
-    yield StringCommand("umask", "077", "&&", "rm", "-f", quoted(staged), "&&", "touch", quoted(staged))
-    yield FileUploadCommand(StringIO(text), staged, remote_temp_filename=staged)
+    yield from private_upload(text, staged)
     yield StringCommand("chown", quoted(f"{user}:{group}"), quoted(staged))
     yield StringCommand("chmod", str(mode), quoted(staged))
     yield StringCommand("mv", "-f", quoted(staged), quoted(path))

@@ -265,6 +265,9 @@ def _add_sudo_user(root: Path, login: Login, password_file: Path) -> None:
     uid = int(subprocess.run([*chroot, "id", "-u", SUDO_USER], capture_output=True, text=True, check=True).stdout)
     _authorize_key(root / "home" / SUDO_USER, uid)
     (root / "etc/ssh/sshd_config.d/00-login.conf").write_text(image.harness_file("sshd-no-root-login.conf"))
+    keep_ca = root / "etc/sudoers.d/00-sandbox-ca"
+    keep_ca.write_text(image.harness_file("sudoers-keep-ca"))
+    keep_ca.chmod(0o440)
     sudoers = root / "etc/sudoers.d" / SUDO_USER
     if login == "sudo-nopasswd":
         sudoers.write_text(f"{SUDO_USER} ALL=(ALL:ALL) NOPASSWD: ALL\n")

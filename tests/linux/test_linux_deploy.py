@@ -10,7 +10,6 @@ import dataclasses
 import json
 import os
 import shlex
-import threading
 import time
 from collections.abc import Iterator
 
@@ -19,6 +18,7 @@ import pytest
 from sandbox_hosts import SandboxHost
 from tests.conftest import SandboxFactory
 from tests.helpers import fact_json, run_pyinfra
+from tests.linux.canary import ProcessListWatcher, assert_secret_kept
 
 pytestmark = pytest.mark.sandbox
 
@@ -27,30 +27,6 @@ CANARY = "canary-7f3e9c1d-do-not-leak-4b2a"
 SERVICE = "openclaw-gateway"
 CANARY_ENV = {"CANARY_GATEWAY_TOKEN": CANARY}
 CANARY_DATA = ["--data", 'openclaw_secrets={"OPENCLAW_GATEWAY_TOKEN": {"env": "CANARY_GATEWAY_TOKEN"}}']
-
-
-class ProcessListWatcher:
-    """Samples every process's command line on the host while a deploy runs, to catch secrets in argv."""
-
-    def __init__(self, host: SandboxHost):
-        self.host = host
-        self.samples: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-
-    def _watch(self) -> None:
-        while not self._stop.is_set():
-            result = self.host.run("ps -eo args", check=False, timeout=30)
-            self.samples.append(result.stdout)
-            time.sleep(0.2)
-
-    def __enter__(self) -> ProcessListWatcher:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 def invocation_id(host: SandboxHost) -> str:
@@ -152,21 +128,9 @@ def test_new_ssh_connection_after_firewall(deployed: Deployed) -> None:
 
 
 def test_canary_secret_never_leaks(deployed: Deployed) -> None:
-    host, output = deployed.host, deployed.output
-    assert CANARY not in output
-    assert deployed.process_samples, "the process list was never sampled"
-    assert not [sample for sample in deployed.process_samples if CANARY in sample]
-    # Every file holding it is readable only by root or the service user.
-    holders = host.run(
-        f"grep -rlsF {CANARY} / --exclude-dir=proc --exclude-dir=sys --exclude-dir=dev --exclude-dir=run "
-        "| xargs -r stat -c '%U %a %n'",
-        check=False,
-        timeout=300,
-    ).stdout.splitlines()
-    assert holders, "the secret is nowhere on the host: the deploy did not install it"
-    for line in holders:
-        owner, mode, _path = line.split(" ", 2)
-        assert owner in {"root", "openclaw"} and mode.endswith("00"), line
+    assert_secret_kept(
+        deployed.host, CANARY, deployed.output, deployed.process_samples, owners=frozenset({"root", "openclaw"})
+    )
 
 
 def test_port_change_restarts_once_and_health_follows(deployed: Deployed) -> None:
