@@ -18,6 +18,8 @@ from pyinfra_testing.operations import make_operation_tests
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "operations"
 OPERATION_FOLDERS = sorted(folder for folder in FIXTURES.glob("*/*") if folder.is_dir())
+# Operations whose arguments JSON cannot hold (the settings model) run through an adapter that builds them.
+ADAPTED = {"preflight.host_ready": ("tests", "operation_adapters.host_ready")}
 
 
 def _record_attribute(self: util.FakeFact, key: str) -> Any:
@@ -31,7 +33,8 @@ def _record_attribute(self: util.FakeFact, key: str) -> Any:
 
 for _folder in OPERATION_FOLDERS:
     _module, _name = _folder.parent.name, _folder.name
-    _tests = make_operation_tests("openclaw_infra.operations", f"{_module}.{_name}", _folder)
+    _package, _operation = ADAPTED.get(f"{_module}.{_name}", ("openclaw_infra.operations", f"{_module}.{_name}"))
+    _tests = make_operation_tests(_package, _operation, _folder)
     globals()[f"TestOperation_{_module}_{_name}"] = patch.object(util.FakeFact, "__getattr__", _record_attribute)(
         _tests
     )
