@@ -7,21 +7,21 @@ its unit, config, secrets or binaries changed.
 
 from __future__ import annotations
 
-import posixpath
-from io import StringIO
-
 from pyinfra.api.deploy import deploy
 from pyinfra.api.hiddenvalue import HiddenValue
+from pyinfra.api.operation import OperationMeta
 from pyinfra.context import host
 from pyinfra.operations import apt, files, systemd
 from pyinfra.operations.util import any_changed
 
 from openclaw_infra.deploy_context import current_settings, require_deploy
 from openclaw_infra.gateway_paths import GatewayPaths
+from openclaw_infra.host_settings import HostSettings
 from openclaw_infra.operations import (
     docker_engine,
     firewall,
     gateway_config,
+    gateway_service,
     log_maintenance,
     node_runtime,
     openclaw_package,
@@ -30,33 +30,13 @@ from openclaw_infra.operations import (
     service_account,
     verification,
 )
-from openclaw_infra.rendering import render
+from openclaw_infra.secrets_file import environment_file_content
 from openclaw_infra.settings import Gateway, Settings
 
 SANDBOX_NETWORK = "openclaw-sandbox"
 EGRESS_NETWORK = "openclaw-egress"
 BASE_PACKAGES = ["ca-certificates", "curl", "xz-utils", "logrotate", "cron", "ufw", "iproute2"]
-
-
-def unit_content(settings: Settings, gateway: Gateway, paths: GatewayPaths) -> str:
-    return render(
-        "systemd/openclaw-gateway.service.j2",
-        description=f"OpenClaw Gateway ({gateway.profile})" if gateway.profile else "OpenClaw Gateway",
-        user=paths.user,
-        group=paths.user,
-        home=paths.home,
-        state_dir=paths.state_dir,
-        logs_dir=paths.logs_dir,
-        node_bin=posixpath.join(paths.node_bin_dir, "node"),
-        openclaw_entry=paths.openclaw_entry,
-        port=gateway.port,
-        profile=gateway.profile,
-        service_name=gateway.service_name,
-        secrets_env_file=paths.secrets,
-        docker_sandbox=settings.docker_sandbox,
-        docker_socket="/run/docker.sock",
-        extra_rw_paths=[],
-    )
+VERIFY_OPERATION = "Verify the gateways and the host against their expected state"
 
 
 def ssh_port_in_use(settings: Settings) -> int:
@@ -68,16 +48,11 @@ def ssh_port_in_use(settings: Settings) -> int:
 LINUX_SYSTEMD_DEPLOYS = ("deploys/docker_isolation.py", "deploys/linux_vm.py")
 
 
-@deploy("OpenClaw gateway (Linux, systemd)")
-def linux_gateway() -> None:
-    # Imported into an operator's own deploy, it still refuses hosts of another model (a Mac, a container).
-    require_deploy(*LINUX_SYSTEMD_DEPLOYS)
-    host_settings = current_settings()
-    settings = host_settings.settings
-
+def host_base(settings: Settings) -> tuple[OperationMeta, OperationMeta]:
+    """Everything the gateways of a host share: checks, packages, Node, Docker, OpenClaw and the service users.
+    Returns the Node and OpenClaw operations, whose changes restart every gateway."""
     preflight.host_ready(name="Check the host can carry the OpenClaw settings", settings=settings)
     apt.packages(name="Base packages", packages=BASE_PACKAGES, update=True, cache_time=3600)
-
     node = node_runtime.node(
         name=f"Node {settings.node.version}",
         version=settings.node.version,
@@ -100,90 +75,97 @@ def linux_gateway() -> None:
         service_account.service_account(
             name=f"Service user {user}", user=user, home=settings.home_of(user), docker_access=settings.docker_sandbox
         )
+    return node, openclaw
 
-    for gateway in settings.gateways:
-        paths = GatewayPaths(settings, gateway)
-        service = gateway.service_name
-        service_account.gateway_directories(
-            name=f"{service}: state and logs dirs", user=paths.user, state_dir=paths.state_dir, logs_dir=paths.logs_dir
-        )
-        config = gateway_config.gateway_config(
-            name=f"{service}: openclaw.json",
-            path=paths.config,
-            content=gateway_config.gateway_config_content(
-                bind=gateway.bind,
-                port=gateway.port,
-                auth_mode=gateway.auth_mode,
-                pruning_enabled=settings.transcript_pruning.enabled,
-                prune_after_days=settings.transcript_pruning.prune_after_days,
-                max_entries=settings.transcript_pruning.max_entries,
-                extra_config=gateway.extra_config,
-            ),
+
+def gateway_files(host_settings: HostSettings, gateway: Gateway) -> list[OperationMeta]:
+    """One gateway's directories, config and secrets. Returns the operations whose changes restart it."""
+    settings = host_settings.settings
+    paths = GatewayPaths(settings, gateway)
+    service = gateway.service_name
+    service_account.gateway_directories(
+        name=f"{service}: state and logs dirs", user=paths.user, state_dir=paths.state_dir, logs_dir=paths.logs_dir
+    )
+    config = gateway_config.gateway_config(
+        name=f"{service}: openclaw.json",
+        path=paths.config,
+        content=gateway_config.gateway_config_content(
+            bind=gateway.bind,
+            port=gateway.port,
+            auth_mode=gateway.auth_mode,
+            pruning_enabled=settings.transcript_pruning.enabled,
+            prune_after_days=settings.transcript_pruning.prune_after_days,
+            max_entries=settings.transcript_pruning.max_entries,
+            extra_config=gateway.extra_config,
+        ),
+        user=paths.user,
+        group=paths.user,
+        openclaw_bin=paths.openclaw_bin,
+        node_bin_dir=paths.node_bin_dir,
+        state_dir=paths.state_dir,
+    )
+    content = HiddenValue(environment_file_content(host_settings.secrets_of(gateway)))  # type: ignore[no-untyped-call]
+    secrets = secret_files.secret_file(name=f"{service}: secrets file", path=paths.secrets, content=content)
+    if settings.cli_secrets_copy:
+        secret_files.secret_file(
+            name=f"{service}: secrets copy for the CLI",
+            path=paths.cli_secrets,
+            content=content,
             user=paths.user,
             group=paths.user,
-            openclaw_bin=paths.openclaw_bin,
-            node_bin_dir=paths.node_bin_dir,
-            state_dir=paths.state_dir,
         )
-        secret_values = host_settings.secrets_of(gateway)
-        secrets = secret_files.secret_file(
-            name=f"{service}: secrets file",
-            path=paths.secrets,
-            content=HiddenValue(secret_files.environment_file_content(secret_values)),  # type: ignore[no-untyped-call]
-        )
-        if settings.cli_secrets_copy:
-            secret_files.secret_file(
-                name=f"{service}: secrets copy for the CLI",
-                path=paths.cli_secrets,
-                content=HiddenValue(secret_files.environment_file_content(secret_values)),  # type: ignore[no-untyped-call]
-                user=paths.user,
-                group=paths.user,
-            )
-        else:
-            files.file(name=f"{service}: no secrets copy for the CLI", path=paths.cli_secrets, present=False)
-        unit = files.put(
-            name=f"{service}: systemd unit",
-            src=StringIO(unit_content(settings, gateway, paths)),
-            dest=paths.unit,
-            user="root",
-            group="root",
-            mode="644",
-        )
-        systemd.daemon_reload(name=f"{service}: reload systemd", _if=unit.did_change)
-        systemd.service(
-            name=f"{service}: restart on change",
-            service=paths.unit_name,
-            running=True,
-            restarted=True,
-            _if=any_changed(node, openclaw, config, secrets, unit),
-        )
-        systemd.service(
-            name=f"{service}: running, enabled at boot", service=paths.unit_name, running=True, enabled=True
-        )
-        log_maintenance.gateway_logrotate(
-            name=f"{service}: log rotation",
-            config_name=service,
-            logs_dir=paths.logs_dir,
-            user=paths.user,
-            frequency=settings.log_rotation.frequency,
-            keep=settings.log_rotation.keep,
-            max_size=settings.log_rotation.max_size,
-            compress=settings.log_rotation.compress,
-            present=settings.log_rotation.enabled,
-        )
-        log_maintenance.transcript_pruning(
-            name=f"{service}: transcript pruning",
-            cron_name=service.replace(".", "-"),
-            user=paths.user,
-            state_dir=paths.state_dir,
-            openclaw_bin=paths.openclaw_bin,
-            node_bin_dir=paths.node_bin_dir,
-            profile=gateway.profile,
-            schedule=settings.transcript_pruning.schedule,
-            prune_after_days=settings.transcript_pruning.prune_after_days,
-            present=settings.transcript_pruning.enabled,
-        )
+    else:
+        files.file(name=f"{service}: no secrets copy for the CLI", path=paths.cli_secrets, present=False)
+    return [config, secrets]
 
+
+def systemd_service(settings: Settings, gateway: Gateway, restart_when: list[OperationMeta]) -> None:
+    """The gateway's unit, restarted when it or anything in ``restart_when`` changed, running and enabled."""
+    paths = GatewayPaths(settings, gateway)
+    service = gateway.service_name
+    unit = gateway_service.systemd_unit(
+        name=f"{service}: systemd unit", path=paths.unit, content=gateway_service.unit_content(settings, gateway, paths)
+    )
+    systemd.service(
+        name=f"{service}: restart on change",
+        service=paths.unit_name,
+        running=True,
+        restarted=True,
+        _if=any_changed(*restart_when, unit),
+    )
+    systemd.service(name=f"{service}: running, enabled at boot", service=paths.unit_name, running=True, enabled=True)
+
+
+def gateway_maintenance(settings: Settings, gateway: Gateway) -> None:
+    """Log rotation and transcript pruning for one gateway."""
+    paths = GatewayPaths(settings, gateway)
+    service = gateway.service_name
+    log_maintenance.gateway_logrotate(
+        name=f"{service}: log rotation",
+        config_name=service,
+        logs_dir=paths.logs_dir,
+        user=paths.user,
+        frequency=settings.log_rotation.frequency,
+        keep=settings.log_rotation.keep,
+        max_size=settings.log_rotation.max_size,
+        compress=settings.log_rotation.compress,
+        present=settings.log_rotation.enabled,
+    )
+    log_maintenance.transcript_pruning(
+        name=f"{service}: transcript pruning",
+        cron_name=service.replace(".", "-"),
+        user=paths.user,
+        state_dir=paths.state_dir,
+        openclaw_bin=paths.openclaw_bin,
+        node_bin_dir=paths.node_bin_dir,
+        profile=gateway.profile,
+        schedule=settings.transcript_pruning.schedule,
+        prune_after_days=settings.transcript_pruning.prune_after_days,
+        present=settings.transcript_pruning.enabled,
+    )
+
+
+def host_firewall(settings: Settings) -> None:
     if settings.firewall.enabled:
         firewall.ufw_firewall(
             name="Firewall (ufw)",
@@ -192,11 +174,17 @@ def linux_gateway() -> None:
             gateway_sources=[str(source) for source in settings.firewall.gateway_allowed_sources],
         )
 
+
+@deploy("OpenClaw gateway (Linux, systemd)")
+def linux_gateway() -> None:
+    # Imported into an operator's own deploy, it still refuses hosts of another model (a Mac, a container).
+    require_deploy(*LINUX_SYSTEMD_DEPLOYS)
+    host_settings = current_settings()
+    settings = host_settings.settings
+    node, openclaw = host_base(settings)
     for gateway in settings.gateways:
-        paths = GatewayPaths(settings, gateway)
-        verification.gateway_verified(
-            name=f"{gateway.service_name}: verify",
-            service=gateway.service_name,
-            port=gateway.port,
-            expected_modes=paths.expected_modes(),
-        )
+        changed_files = gateway_files(host_settings, gateway)
+        systemd_service(settings, gateway, [node, openclaw, *changed_files])
+        gateway_maintenance(settings, gateway)
+    host_firewall(settings)
+    verification.host_verified(name=VERIFY_OPERATION, host_settings=host_settings)

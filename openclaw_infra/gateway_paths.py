@@ -11,6 +11,8 @@ import posixpath
 from openclaw_infra.settings import Gateway, Settings
 
 SECRETS_DIR = "/etc/openclaw"
+# The service's stdout and stderr, appended by systemd (StandardOutput=/StandardError=append:).
+LOG_FILE_NAMES = ("gateway.log", "gateway.err.log")
 SYSTEMD_DIR = "/etc/systemd/system"
 
 
@@ -20,6 +22,7 @@ class GatewayPaths:
         self.home = settings.home_of(self.user)
         self.state_dir = settings.state_dir_of(gateway)
         self.logs_dir = posixpath.join(self.state_dir, "logs")
+        self.error_log = posixpath.join(self.logs_dir, LOG_FILE_NAMES[1])
         self.config = posixpath.join(self.state_dir, "openclaw.json")
         self.secrets = posixpath.join(SECRETS_DIR, gateway.secrets_file_name)
         self.cli_secrets = posixpath.join(self.state_dir, ".env")

@@ -213,8 +213,30 @@ SafeName = Annotated[
     ),
 ]
 ServiceUser = Annotated[SafeName, AfterValidator(_not_system_account)]
+def _characters_refused(refused: str, reader: str) -> AfterValidator:
+    """A path whose consumer (``reader``) cannot be given some characters in any quoting (quoting.py raises on
+    them too, as a last line of defence): refused here, naming the field, before any host is touched."""
+
+    def check(value: str, info: ValidationInfo) -> str:
+        found = sorted({character for character in value if character in refused})
+        if found:
+            raise _fail(
+                f"{info.field_name} {value!r} holds {' '.join(repr(character) for character in found)}, which "
+                f"{reader} cannot read in a path.",
+                "choose a path without them (spaces, ';' and the other quotes are fine).",
+            )
+        return value
+
+    return AfterValidator(check)
+
+
 AbsolutePath = Annotated[Text, AfterValidator(_absolute_path)]
-ServiceHome = Annotated[AbsolutePath, AfterValidator(_own_home)]
+# The gateway's logs live under the home, and logrotate ends a file list at '{' even inside quotes.
+ServiceHome = Annotated[
+    AbsolutePath, AfterValidator(_own_home), _characters_refused("{}", "logrotate (the gateway's log rotation)")
+]
+# <prefix>/bin/node is the unit's ExecStart= program, where systemd refuses quotes and backslashes.
+ExecutablePrefix = Annotated[AbsolutePath, _characters_refused("'\"\\", "systemd (ExecStart=, the gateway's program)")]
 HttpUrl = Annotated[Text, AfterValidator(_http_url)]
 SecretFilePath = Annotated[Text, AfterValidator(_secret_file)]
 EnvName = Annotated[
@@ -271,7 +293,7 @@ class NodeRuntime(_Model):
     install_method: NodeInstallMethod = "tarball"
     # nodejs.org layout: <base>/v<version>/node-v<version>-linux-x64.tar.xz and SHASUMS256.txt beside it.
     tarball_base_url: HttpUrl = "https://nodejs.org/dist"
-    prefix: AbsolutePath = "/opt/node"
+    prefix: ExecutablePrefix = "/opt/node"
 
     @field_validator("version")
     @classmethod

@@ -7,23 +7,31 @@ usual umask), and pyinfra's default temporary file lives in ``/tmp``: a secret w
 copy. So the temporary file is created first, empty and 0600, in a 0700 directory of the login user's own, and
 SFTP writes into it (an existing file keeps its mode). The copy's target is created the same way, as root.
 ``@local`` copies from ``mkstemp`` (0600) and ignores the temporary name; root logins upload straight to the
-target.
+target. (An operation given ``_chdir`` cannot use the sudo path: pyinfra's copy would look for the relative
+temporary file elsewhere and fail, loudly.)
 """
 
 from __future__ import annotations
 
-import posixpath
 from io import StringIO
 
 from pyinfra.api.command import FileUploadCommand, PyinfraCommand, StringCommand
-from pyinfra.api.exceptions import OperationError
 from pyinfra.context import host
-from pyinfra.facts.server import Home
 
 from openclaw_infra.quoting import quoted
 
-# Under the login user's home: only that user (and root) can enter it.
-UPLOAD_DIR_NAME = ".openclaw-infra-upload"
+# In the login user's home, which only that user and root can enter. SFTP and pyinfra's copy take it relative
+# (sshd starts both in the home); our own commands name it through the login shell's $HOME (the same place over
+# SSH, and the operator's home under @local, where pyinfra runs from any directory).
+LOGIN_UPLOAD_DIR = ".openclaw-infra-upload"
+LOGIN_UPLOAD_FILE = f"{LOGIN_UPLOAD_DIR}/staged"
+IN_LOGIN_HOME = f'"$HOME"/{LOGIN_UPLOAD_DIR}'
+# fmt: off
+LOGIN_UPLOAD_FILE_MADE_PRIVATE = (
+    "umask", "077", "&&", "mkdir", "-p", IN_LOGIN_HOME, "&&", "chmod", "700", IN_LOGIN_HOME, "&&",
+    "rm", "-f", f"{IN_LOGIN_HOME}/staged", "&&", "touch", f"{IN_LOGIN_HOME}/staged",
+)
+# fmt: on
 
 
 def private_file(path: str) -> StringCommand:
@@ -47,18 +55,11 @@ def private_upload(content: str, target: str) -> list[PyinfraCommand]:
     if not any(arguments.get(name) for name in USER_CHANGING_ARGUMENTS):
         # Uploaded as the user who owns the result: straight into the private file.
         return [private_file(target), FileUploadCommand(StringIO(content), target)]
-    # The login user's home, not the sudo target's: read without sudo.
-    login_home = host.get_fact(Home, _sudo=False, _su_user="", _doas=False, _dzdo=False)
-    if not login_home or not posixpath.isabs(login_home):
-        # Never fall back to a shared directory such as /tmp: another user could be waiting there.
-        raise OperationError(f"the login user's home is {login_home!r}: there is no private place to upload to")
-    upload_dir = posixpath.join(login_home, UPLOAD_DIR_NAME)
-    temporary = posixpath.join(upload_dir, posixpath.basename(target))
-    private_dir = ["umask", "077", "&&", "mkdir", "-p", quoted(upload_dir), "&&", "chmod", "700", quoted(upload_dir)]
+    # In the login user's home, found without a fact read (see LOGIN_UPLOAD_DIR).
     return [
         private_file(target),
-        as_login_user(*private_dir, "&&", private_file(temporary)),
-        FileUploadCommand(StringIO(content), target, remote_temp_filename=temporary),
+        as_login_user(*LOGIN_UPLOAD_FILE_MADE_PRIVATE),
+        FileUploadCommand(StringIO(content), target, remote_temp_filename=LOGIN_UPLOAD_FILE),
         # pyinfra removes the temporary file after the copy; the directory goes too (nothing left behind).
-        as_login_user("rm", "-rf", quoted(upload_dir)),
+        as_login_user("rm", "-rf", IN_LOGIN_HOME),
     ]

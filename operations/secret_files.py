@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
-import re
-from collections.abc import Generator, Mapping
+from collections.abc import Generator
 
 from pyinfra.api.command import PyinfraCommand, StringCommand
 from pyinfra.api.exceptions import OperationValueError
@@ -17,22 +16,6 @@ from pyinfra.facts.files import Directory, File, Sha256File
 from openclaw_infra.operations.file_ownership import ownership_fixes
 from openclaw_infra.operations.private_upload import private_upload
 from openclaw_infra.quoting import quoted
-from openclaw_infra.rendering import render
-
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def environment_file_content(values: Mapping[str, HiddenValue]) -> str:
-    """systemd EnvironmentFile lines; values double-quoted so spaces, '#' and quotes survive."""
-    lines = {}
-    for env_name, value in sorted(values.items()):
-        if not ENV_NAME.match(env_name):
-            raise OperationValueError(f"{env_name!r} is not an environment variable name")
-        raw = value.unmask()
-        if "\n" in raw or "\r" in raw:
-            raise OperationValueError(f"the value of {env_name} holds a line break")
-        lines[env_name] = raw.replace("\\", "\\\\").replace('"', '\\"')
-    return render("secrets/secrets.env.j2", values=lines)
 
 
 @operation()

@@ -10,6 +10,7 @@ from pyinfra.context import host
 from pyinfra.facts.server import Users
 from pyinfra.operations import files, server
 
+from openclaw_infra.gateway_paths import LOG_FILE_NAMES
 from openclaw_infra.quoting import quoted
 
 NOLOGIN = "/usr/sbin/nologin"
@@ -41,9 +42,6 @@ def service_account(user: str, home: str, docker_access: bool) -> Generator[Stri
     yield from files.directory._inner(path=home, user=user, group=user, mode="700")
 
 
-LOG_FILES = ("gateway.log", "gateway.err.log")
-
-
 @operation()
 def gateway_directories(user: str, state_dir: str, logs_dir: str) -> Generator[StringCommand, None, None]:
     """
@@ -58,5 +56,5 @@ def gateway_directories(user: str, state_dir: str, logs_dir: str) -> Generator[S
     """
     for path in (state_dir, logs_dir):
         yield from files.directory._inner(path=path, user=user, group=user, mode="700")
-    for log_file in LOG_FILES:
+    for log_file in LOG_FILE_NAMES:
         yield from files.file._inner(path=f"{logs_dir}/{log_file}", user=user, group=user, mode="600")

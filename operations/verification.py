@@ -1,68 +1,70 @@
-"""The deploy's last step: prove the gateway runs as intended, or fail the deploy with the evidence."""
+"""The deploy's last step: prove the host is as deployed, or fail the deploy with the gateway's own evidence."""
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping
+from collections.abc import Generator
 
 from pyinfra.api.command import StringCommand
-from pyinfra.api.exceptions import OperationError
 from pyinfra.api.operation import operation
 from pyinfra.context import host, state
-from pyinfra.facts.files import Directory, File
-from pyinfra.facts.systemd import SystemdStatus
 
-from openclaw_infra.facts.gateway_health import GatewayHealthCheck
-from openclaw_infra.facts.ports import ListeningPorts, ListeningSocket, listeners_on
+from openclaw_infra.expected_state import Check, ExpectedState, as_printed
+from openclaw_infra.gateway_paths import GatewayPaths
+from openclaw_infra.host_settings import HostSettings
+from openclaw_infra.quoting import quoted
 
-# path -> (user, group, mode) as pyinfra's File/Directory facts report them (mode as octal digits).
-ExpectedModes = Mapping[str, tuple[str, str, int]]
+EVIDENCE_LINES = 20
+
+
+def _evidence(paths: GatewayPaths) -> list[object]:
+    """Shell words printing what the gateway itself says: its unit's state, journal and error log tails."""
+    return [
+        "echo", quoted(f"--- {paths.unit_name}:"), ";",
+        "systemctl", "status", "--no-pager", "--lines=0", quoted(paths.unit_name), ";",
+        "journalctl", "--no-pager", "-o", "cat", "-n", str(EVIDENCE_LINES), "-u", quoted(paths.unit_name), ";",
+        "echo", quoted(f"--- last lines of {paths.error_log}:"), ";",
+        "tail", "-n", str(EVIDENCE_LINES), quoted(paths.error_log), ";",
+    ]  # fmt: skip
+
+
+def failure_report(failing: list[Check], evidence: list[object]) -> StringCommand:
+    """A command that prints why verification failed, then the evidence, to stderr, and fails: the user's last
+    lines are the reason and the gateway's own words, not a traceback."""
+    reasons = [f"{check.check}: expected {check.expected}, found {check.found}" for check in failing]
+    return StringCommand(
+        "{", *evidence,
+        "echo", quoted("verification failed: " + "; ".join(reasons)), ";",
+        "}", ">&2", ";", "exit", "1",
+    )  # fmt: skip
 
 
 @operation(is_idempotent=True)
-def gateway_verified(
-    service: str, port: int, expected_modes: ExpectedModes, health_wait_seconds: int = 90
-) -> Generator[StringCommand, None, None]:
+def host_verified(host_settings: HostSettings, health_wait_seconds: int = 90) -> Generator[StringCommand, None, None]:
     """
-    Fail unless: the systemd service is active, ``/health`` on loopback answers ``{"ok": true}`` within
-    ``health_wait_seconds``, the port is listened on by loopback addresses only, and every path in
-    ``expected_modes`` has its owner and mode. Changes nothing.
+    Fail unless the host passes every check of its expected state (``openclaw_infra.expected_state``, the same
+    checks the drift command runs): each gateway's service active and ``/health`` answering ``{"ok": true}``
+    within ``health_wait_seconds``, its port listened on by loopback only, modes of state dir, config and
+    secrets as set, the secrets' checksum, the pinned Node and OpenClaw, the firewall. Changes nothing.
 
     Checks run while the deploy executes (after restarts), never while it is planned: a dry run or a fresh host
-    has nothing to verify yet.
+    has nothing to verify yet. On failure the gateway's unit state, journal and error log end the output.
 
-    + service: systemd unit name without ``.service``
-    + port: the gateway port
-    + expected_modes: path -> (user, group, mode), e.g. ``{"/etc/openclaw/secrets.env": ("root", "root", 600)}``
-    + health_wait_seconds: how long the gateway may take to answer after a (re)start
+    + host_settings: the host's validated settings and secrets
+    + health_wait_seconds: how long a gateway may take to answer after a (re)start
     """
     if not state.is_executing:
-        host.noop(f"{service} is verified when the deploy runs")
+        host.noop("the gateways are verified when the deploy runs")
         return
-    problems = []
-    running = host.get_fact(SystemdStatus, services=[f"{service}.service"]).get(f"{service}.service")
-    if not running:
-        problems.append(f"service {service} is not active")
-    health = host.get_fact(GatewayHealthCheck, port=port, wait_seconds=health_wait_seconds)
-    if not health.healthy:
-        problems.append(
-            f"/health on 127.0.0.1:{port} did not answer ok after {health.waited_seconds}s: {health.answer}"
-        )
-    sockets: list[ListeningSocket] = host.get_fact(ListeningPorts)
-    listeners = listeners_on(sockets, port)
-    if not listeners:
-        problems.append(f"nothing listens on port {port}")
-    exposed = [f"{socket.raw_address}:{socket.port} ({socket.process})" for socket in listeners if not socket.loopback]
-    if exposed:
-        problems.append(f"port {port} is reachable beyond loopback: {', '.join(exposed)}")
-    for path, (user, group, mode) in expected_modes.items():
-        found = host.get_fact(File, path=path) or host.get_fact(Directory, path=path)
-        if not found:
-            problems.append(f"{path} is missing")
-        elif (found["user"], found["group"], found["mode"]) != (user, group, mode):
-            problems.append(
-                f"{path} is {found['user']}:{found['group']} {found['mode']}, expected {user}:{group} {mode}"
-            )
-    if problems:
-        raise OperationError(f"{service} failed verification: " + "; ".join(problems))
-    host.noop(f"{service} verified: active, healthy after {health.waited_seconds}s, loopback only, modes as set")
-    yield from ()
+    expected = ExpectedState(host_settings, health_wait_seconds)
+    values = {}
+    for request in expected.requests():
+        fact_class, kwargs = request.resolve()
+        values[request] = as_printed(host.get_fact(fact_class, **kwargs))
+    failing = [check for check in expected.checks(values) if not check.ok]
+    settings = host_settings.settings
+    if failing:
+        evidence = [word for gateway in settings.gateways for word in _evidence(GatewayPaths(settings, gateway))]
+        yield failure_report(failing, evidence)
+        return
+    services = ", ".join(gateway.service_name for gateway in settings.gateways)
+    host.noop(f"verified: {services} active, healthy, loopback only; files, versions and firewall as deployed")

@@ -10,10 +10,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from openclaw_infra.deploys.linux_gateway import VERIFY_OPERATION
 from openclaw_infra.drift.checks import fact_failures
 from sandbox_hosts import SandboxHost
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Printed by every Linux deploy that got as far as its verification (exit 0: it passed).
+VERIFIED = VERIFY_OPERATION
 SANDBOX_INVENTORY = PROJECT_ROOT / "inventories" / "sandbox.py"
 PYINFRA = str(Path(sys.executable).parent / "pyinfra")
 
@@ -74,3 +77,24 @@ def fact_json(host: SandboxHost, fact: str, **args: object) -> Any:
     """One fact's value for ``host`` as ``pyinfra … fact FACT key=value --json`` prints it."""
     (value,) = facts_json(host, (fact, args))
     return value
+
+
+def install_project(host: SandboxHost, scratch: Path, target: str) -> None:
+    """The project as an operator installs it on a machine: a venv at ``target/.venv`` with the wheel built from
+    this tree (pinned by requirements.lock), and the shipped deploy files in ``target/deploys``."""
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(scratch), str(PROJECT_ROOT)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    (wheel,) = scratch.glob("*.whl")
+    for local in (wheel, PROJECT_ROOT / "requirements.lock"):
+        subprocess.run([*host.root_shell_args(), f"cat > /tmp/{local.name}"], input=local.read_bytes(), check=True)
+    host.run(
+        "DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv >/dev/null && "
+        f"python3 -m venv {target}/.venv && "
+        f"PIP_CERT=/etc/ssl/certs/ca-certificates.crt {target}/.venv/bin/pip install -q --disable-pip-version-check "
+        f"-c /tmp/requirements.lock /tmp/{wheel.name} && "
+        f"mkdir -p {target}/deploys && cp {target}/.venv/lib/python3*/site-packages/openclaw_infra/deploys/*.py "
+        f"{target}/deploys/",
+        timeout=600,
+    )

@@ -1,20 +1,72 @@
 """Operations that take the settings model, callable with the settings as the inventory writes them.
 
-pyinfra-testing builds an operation's kwargs from JSON and knows dataclasses, not pydantic models; these wrappers
-validate the JSON into ``Settings`` and run the real operation, so its fixtures stay plain JSON.
+pyinfra-testing builds an operation's kwargs from JSON and knows dataclasses, not pydantic models or
+``HiddenValue``; these wrappers build those from the JSON and run the real operation, so its fixtures stay plain
+JSON.
 """
 
 from __future__ import annotations
 
 from collections.abc import Generator
 from typing import Any
+from unittest.mock import patch
 
+from pyinfra.api.hiddenvalue import HiddenValue
 from pyinfra.api.operation import operation
+from pyinfra.context import ctx_host, ctx_state, host
 
-from openclaw_infra.operations import preflight
+from openclaw_infra.host_settings import HostSettings
+from openclaw_infra.operations import preflight, secret_files, verification
 from openclaw_infra.settings import Settings
 
 
 @operation(is_idempotent=True)
 def host_ready(settings: dict[str, Any]) -> Generator[str, None, None]:
     yield from preflight.host_ready._inner(settings=Settings.model_validate(settings))
+
+
+@operation()
+def secret_file(path: str, content: str, user: str = "root", group: str = "root", mode: int = 600) -> Generator[Any]:
+    """The secret as the fixture's plain string, wrapped as the deploy wraps it."""
+    hidden = HiddenValue(content)  # type: ignore[no-untyped-call]
+    yield from secret_files.secret_file._inner(path=path, content=hidden, user=user, group=group, mode=mode)
+
+
+@operation()
+def secret_file_over_sudo(
+    path: str, content: str, user: str = "root", group: str = "root", mode: int = 600
+) -> Generator[Any]:
+    """As ``secret_file``, in an operation run with ``_sudo`` (pyinfra sets this while it runs one)."""
+    host.current_op_global_arguments = {"_sudo": True}  # type: ignore[typeddict-item]
+    try:
+        yield from secret_file._inner(path=path, content=content, user=user, group=group, mode=mode)
+    finally:
+        host.current_op_global_arguments = None
+
+
+def _host_settings(settings: dict[str, Any], secrets: dict[str, str]) -> HostSettings:
+    model = Settings.model_validate(settings)
+    hidden = {name: HiddenValue(value) for name, value in secrets.items()}  # type: ignore[no-untyped-call]
+    return HostSettings("fixture", model, {gateway.profile: hidden for gateway in model.gateways})
+
+
+@operation(is_idempotent=True)
+def host_verified(settings: dict[str, Any], secrets: dict[str, str]) -> Generator[Any]:
+    """While the deploy is planned (pyinfra-testing's state never executes)."""
+    yield from verification.host_verified._inner(host_settings=_host_settings(settings, secrets))
+
+
+@operation(is_idempotent=True)
+def host_verified_after_the_run(settings: dict[str, Any], secrets: dict[str, str]) -> Generator[Any]:
+    """As the deploy runs it: the state executing, and facts handed over as plain JSON values, the form the
+    real facts are turned into (pyinfra-testing wraps them in objects of its own)."""
+    fake_host = ctx_host.get()  # type: ignore[no-untyped-call]
+    read_fact = fake_host.get_fact
+
+    def plain_fact(fact_class: Any, *args: Any, **kwargs: Any) -> Any:
+        value = read_fact(fact_class, *args, **kwargs)
+        return getattr(value, "data", value)
+
+    executing = patch.object(type(ctx_state.get()), "is_executing", True)  # type: ignore[no-untyped-call]
+    with executing, patch.object(fake_host, "get_fact", plain_fact):
+        yield from verification.host_verified._inner(host_settings=_host_settings(settings, secrets))

@@ -19,7 +19,13 @@ from pyinfra_testing.operations import make_operation_tests
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "operations"
 OPERATION_FOLDERS = sorted(folder for folder in FIXTURES.glob("*/*") if folder.is_dir())
 # Operations whose arguments JSON cannot hold (the settings model) run through an adapter that builds them.
-ADAPTED = {"preflight.host_ready": ("tests", "operation_adapters.host_ready")}
+ADAPTED = {
+    "preflight.host_ready": ("tests", "operation_adapters.host_ready"),
+    "secret_files.secret_file": ("tests", "operation_adapters.secret_file"),
+    "secret_files.secret_file_over_sudo": ("tests", "operation_adapters.secret_file_over_sudo"),
+    "verification.host_verified": ("tests", "operation_adapters.host_verified"),
+    "verification.host_verified_after_the_run": ("tests", "operation_adapters.host_verified_after_the_run"),
+}
 
 
 def _record_attribute(self: util.FakeFact, key: str) -> Any:

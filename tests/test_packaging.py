@@ -41,3 +41,6 @@ def test_wheel_contains_every_source_file(tmp_path: Path) -> None:
     }
     assert len(expected) > 50
     assert sorted(expected - shipped) == []
+    # What users do not import stays out: the test-host harness; and the package says it is typed.
+    assert not [name for name in shipped if name.startswith("sandbox_hosts/") or "/sandbox/" in name]
+    assert "openclaw_infra/py.typed" in shipped

@@ -14,7 +14,7 @@ import pytest
 
 from sandbox_hosts import SandboxHost, mirror_service, network
 from tests.conftest import SandboxFactory
-from tests.helpers import PROJECT_ROOT, run_pyinfra
+from tests.helpers import PROJECT_ROOT, install_project, run_pyinfra
 
 pytestmark = pytest.mark.sandbox
 
@@ -153,28 +153,11 @@ def test_scheduled_real_drift_check_leaves_reports(deployed_host: SandboxHost, t
     """The systemd timer running the real ``openclaw-infra drift`` on a control host (here the gateway host itself,
     over pyinfra's @local): a clean report, then a drifted one that fails the unit."""
     host = deployed_host
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(PROJECT_ROOT)],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    (wheel,) = tmp_path.glob("*.whl")
-    subprocess.run(
-        ["scp", "-q", "-i", str(host.ssh_key), "-o", f"UserKnownHostsFile={host.known_hosts}",
-         str(wheel), str(PROJECT_ROOT / "requirements.lock"), f"root@{host.address}:/tmp/"],
-        check=True,
-    )  # fmt: skip
-    host.run(
-        "DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv >/dev/null && "
-        f"python3 -m venv {ON_HOST}/.venv && "
-        f"PIP_CERT=/etc/ssl/certs/ca-certificates.crt {ON_HOST}/.venv/bin/pip install -q --disable-pip-version-check "
-        f"-c /tmp/requirements.lock /tmp/{wheel.name}",
-        timeout=600,
-    )
+    install_project(host, tmp_path, ON_HOST)
     # The same token the deploy installed, readable by root only; the inventory names the file.
     host.run(f"umask 077 && printf %s {shlex.quote(CANARY)} > /root/gateway-token")
-    host.run(f"mkdir -p {ON_HOST}/inventories {ON_HOST}/deploys")
+    host.run(f"mkdir -p {ON_HOST}/inventories")
     host.run(f"cat > {ON_HOST}/inventories/local.py <<'EOF'\n{LOCAL_INVENTORY % mirror_service.BASE_URL}EOF")
-    host.run(f"cp {ON_HOST}/.venv/lib/python3*/site-packages/openclaw_infra/deploys/linux_vm.py {ON_HOST}/deploys/")
     schedule = {
         "command": [f"{ON_HOST}/.venv/bin/openclaw-infra", "drift", "inventories/local.py", "deploys/linux_vm.py"],
         "working_dir": ON_HOST,

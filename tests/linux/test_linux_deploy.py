@@ -17,7 +17,7 @@ import pytest
 
 from sandbox_hosts import SandboxHost
 from tests.conftest import SandboxFactory
-from tests.helpers import fact_json, run_pyinfra
+from tests.helpers import VERIFIED, fact_json, run_pyinfra
 from tests.linux.canary import ProcessListWatcher, assert_secret_kept
 
 pytestmark = pytest.mark.sandbox
@@ -59,7 +59,7 @@ def deployed(sandbox_factory: SandboxFactory) -> Iterator[Deployed]:
 
 def test_fresh_deploy_is_verified(deployed: Deployed) -> None:
     host, output = deployed.host, deployed.output
-    assert "openclaw-gateway: verify" in output
+    assert VERIFIED in output
     assert host.run(f"systemctl is-active {SERVICE}").stdout.strip() == "active"
     assert host.run(f"systemctl is-enabled {SERVICE}").stdout.strip() == "enabled"
     health = json.loads(host.run("curl -sS http://127.0.0.1:18789/health").stdout)

@@ -13,6 +13,7 @@ from openclaw_infra.rendering import render
 from sandbox_hosts import SandboxHost
 from tests.hardening.test_unit_template import STUB_GATEWAY
 from tests.hardening.test_unit_template import variables as unit_variables
+from tests.helpers import VERIFIED
 from tests.linux.test_linux_deploy import SERVICE, deploy, planned_changes
 from tests.quoting.test_quoted_files import RECORDER
 
@@ -65,7 +66,7 @@ def test_deploy_with_a_service_home_holding_a_space(sandbox_host: SandboxHost) -
     host = sandbox_host
     state_dir = f"{SPACED_HOME}/.openclaw"
     output = deploy(host, *SPACED_DATA)
-    assert "openclaw-gateway: verify" in output  # the deploy's own verification ran (and passed: exit 0)
+    assert VERIFIED in output  # the deploy's own verification ran (and passed: exit 0)
 
     environment = host.run(f"systemctl show -p Environment --value {SERVICE}").stdout
     assert f'"HOME={SPACED_HOME}"' in environment and f'"OPENCLAW_STATE_DIR={state_dir}"' in environment

@@ -20,7 +20,7 @@ import pytest
 
 from sandbox_hosts import SandboxHost
 from tests.conftest import SandboxFactory
-from tests.helpers import PROJECT_ROOT, run_pyinfra
+from tests.helpers import PROJECT_ROOT, VERIFIED, run_pyinfra
 from tests.linux.canary import IntruderWatcher, ProcessListWatcher, assert_secret_kept
 
 pytestmark = pytest.mark.sandbox
@@ -67,7 +67,7 @@ def test_only_the_sudo_user_may_log_in(deployed: Deployed) -> None:
 
 def test_deploy_is_verified_through_sudo(deployed: Deployed) -> None:
     host = deployed.host
-    assert "openclaw-gateway: verify" in deployed.output
+    assert VERIFIED in deployed.output
     assert host.run("systemctl is-active openclaw-gateway").stdout.strip() == "active"
     health = json.loads(host.run("curl -sS http://127.0.0.1:18789/health").stdout)
     assert health["ok"] is True

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from sandbox_hosts import config, image, node_mirror
-from tests.helpers import PROJECT_ROOT
+from tests.helpers import PROJECT_ROOT, VERIFIED
 
 ISOLATED_SUBNET = "10.215.0.0/16"
 ISOLATED_MIRROR = ("10.215.0.1", 8780)
@@ -61,7 +61,7 @@ def test_main_job_runs_from_an_empty_state_directory(tmp_path: Path) -> None:
         )  # fmt: skip
         printed = job.stdout + job.stderr
         assert job.returncode == 0, printed[-6000:]
-        assert "openclaw-gateway: verify" in printed
+        assert VERIFIED in printed
         assert "Traceback" not in printed
         # Everything the run keeps was made by it, in the places it was told.
         assert (tmp_path / "state" / "ssh" / "id_ed25519").exists()

@@ -289,7 +289,10 @@ def _data_key(key: str, field: str | None) -> str:
 @pytest.mark.parametrize(("key", "field"), PATH_FIELDS)
 @pytest.mark.parametrize("path", ["/srv/open claw;touch x", '/srv/it\'s "quoted"', "/srv/$(id)"])
 def test_paths_may_hold_spaces_quotes_and_semicolons(key: str, field: str | None, path: str) -> None:
-    # Downstream quotes every path; refusing these would only hide a missing quote.
+    # Downstream quotes every path; refusing these would only hide a missing quote. (Except where a reader
+    # cannot take a quote in any form: the node prefix is systemd's ExecStart= program, tested below.)
+    if (key, field) == ("openclaw_node", "prefix") and "'" in path:
+        path = path.replace("'", "").replace('"', "")
     settings_for_host("gw1", {"openclaw_secrets": TOKEN, **_path_setting(key, field, path)})
 
 
@@ -526,3 +529,31 @@ def test_ordinary_strings_under_ordinary_keys_are_accepted() -> None:
 def test_command_words_hold_no_control_characters(data: dict[str, Any], key: str) -> None:
     problem = only_problem(data)
     assert problem.startswith(f"host 'gw1': openclaw_{key}: ") and "control character" in problem
+
+
+# --- characters a consumer cannot be given in any quoting ---------------------------------------------------
+
+
+@pytest.mark.parametrize("home", ["/srv/open{claw}", "/srv/a}b"])
+def test_braces_in_the_service_home_are_refused_for_logrotate(home: str) -> None:
+    problem = only_problem({"openclaw_service_home": home})
+    assert "openclaw_service_home" in problem and "logrotate" in problem and "Fix:" in problem
+
+
+@pytest.mark.parametrize("prefix", ["/opt/no'de", '/opt/no"de', "/opt/no\\de"])
+def test_quotes_or_backslash_in_the_node_prefix_are_refused_for_systemd(prefix: str) -> None:
+    problem = only_problem({"openclaw_node": {"prefix": prefix}})
+    assert "openclaw_node.prefix" in problem and "ExecStart" in problem and "Fix:" in problem
+
+
+def test_spaces_semicolons_and_quotes_stay_allowed_where_every_reader_can_take_them() -> None:
+    settings = settings_for_host(
+        "gw1",
+        {
+            "openclaw_secrets": TOKEN,
+            "openclaw_service_home": "/srv/it's \"open\" claw;touch x",
+            "openclaw_node": {"prefix": "/opt/my node;x"},
+            "openclaw_openclaw": {"prefix": "/opt/open 'claw'"},
+        },
+    ).settings
+    assert settings.service_home == "/srv/it's \"open\" claw;touch x"

@@ -1,0 +1,165 @@
+"""What a deployed host must look like: one definition, read by the deploy's verification (right after it ran)
+and by the drift checks (any time later).
+
+``ExpectedState`` names the facts to read (``requests``) and turns what they returned into checks of expected
+against found (``checks``). The values are taken in the JSON form ``pyinfra … fact … --json`` prints, so the
+verification (which reads facts inside an operation) and the drift command (which reads them through pyinfra's
+CLI) decide from the same data with the same code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pyinfra.api.facts import FactBase
+from pyinfra_cli.util import json_encode, parse_cli_arg, try_import_module_attribute
+
+from openclaw_infra.gateway_paths import GatewayPaths
+from openclaw_infra.host_settings import HostSettings
+from openclaw_infra.secrets_file import environment_file_content
+
+OUR_FACTS = "openclaw_infra.facts"
+
+
+@dataclasses.dataclass(frozen=True)
+class FactRequest:
+    """One fact and its arguments, as pyinfra's CLI takes them (``files.File path=/x``)."""
+
+    fact: str
+    args: tuple[tuple[str, object], ...] = ()
+
+    def cli_words(self) -> list[str]:
+        return [self.fact, *(f"{key}={value}" for key, value in self.args)]
+
+    def resolve(self) -> tuple[type[FactBase[Any]], dict[str, Any]]:
+        """The fact class and keyword arguments, exactly as the CLI would read ``cli_words``."""
+        fact_class = try_import_module_attribute(self.fact, prefix="pyinfra.facts")
+        return fact_class, {key: parse_cli_arg(str(value)) for key, value in self.args}
+
+
+def as_printed(value: Any) -> Any:
+    """A fact's value in the form ``pyinfra … fact … --json`` prints it."""
+    return json.loads(json.dumps(value, default=json_encode))
+
+
+@dataclasses.dataclass(frozen=True)
+class Check:
+    check: str
+    expected: str
+    found: str
+
+    @property
+    def ok(self) -> bool:
+        return self.expected == self.found
+
+
+def _owner_mode(found: Any) -> str:
+    if not found:
+        return "missing"
+    return f"{found['user']}:{found['group']} {found['mode']}"
+
+
+def secrets_checksum(content: str) -> str:
+    """How a report names a secrets file's content: a short checksum, never the values."""
+    return f"sha256 {hashlib.sha256(content.encode()).hexdigest()[:12]}"
+
+
+class ExpectedState:
+    """The checks a host deployed with ``host_settings`` must pass.
+
+    + health_wait_seconds: how long a gateway may take to answer ``/health`` (long right after a restart, short
+      for a drift check of a gateway that should have been up for hours)
+    """
+
+    def __init__(self, host_settings: HostSettings, health_wait_seconds: int):
+        self.host_settings = host_settings
+        self.settings = host_settings.settings
+        self.health_wait_seconds = health_wait_seconds
+
+    def _host_requests(self) -> list[FactRequest]:
+        settings = self.settings
+        requests = [
+            FactRequest(f"{OUR_FACTS}.ports.ListeningPorts"),
+            FactRequest(f"{OUR_FACTS}.installed_versions.NodeVersion", (("path", f"{settings.node.prefix}/bin/node"),)),
+            FactRequest(f"{OUR_FACTS}.installed_versions.OpenClawVersion", (("prefix", settings.openclaw.prefix),)),
+        ]
+        if settings.firewall.enabled:
+            requests.append(FactRequest(f"{OUR_FACTS}.ufw.UfwStatus"))
+        return requests
+
+    def _gateway_requests(self, paths: GatewayPaths, port: int) -> list[FactRequest]:
+        return [
+            FactRequest("systemd.SystemdStatus", (("services", paths.unit_name),)),
+            FactRequest(
+                f"{OUR_FACTS}.gateway_health.GatewayHealthCheck",
+                (("port", port), ("wait_seconds", self.health_wait_seconds)),
+            ),
+            FactRequest("files.Directory", (("path", paths.state_dir),)),
+            FactRequest("files.File", (("path", paths.config),)),
+            FactRequest("files.File", (("path", paths.secrets),)),
+            FactRequest("files.Sha256File", (("path", paths.secrets),)),
+        ]
+
+    def requests(self) -> list[FactRequest]:
+        """Every fact the checks need, each once, in the order they must be read: the health checks first, since
+        they wait for gateways that were just (re)started, and what listens is only worth reading after that."""
+        per_gateway = [
+            self._gateway_requests(GatewayPaths(self.settings, gateway), gateway.port)
+            for gateway in self.settings.gateways
+        ]
+        health = [request for requests in per_gateway for request in requests if request.fact.endswith("HealthCheck")]
+        rest = [request for requests in per_gateway for request in requests]
+        return list(dict.fromkeys([*health, *self._host_requests(), *rest]))
+
+    def checks(self, values: Mapping[FactRequest, Any]) -> list[Check]:
+        """Expected against found, from ``values``: each request's fact value in its printed (JSON) form."""
+        settings = self.settings
+        host_facts = self._host_requests()
+        sockets, node_version, openclaw_version = (values[request] for request in host_facts[:3])
+        checks = [
+            Check("node version", settings.node.version, str(node_version or "not installed")),
+            Check("openclaw version", settings.openclaw.version, str(openclaw_version or "not installed")),
+        ]
+        if settings.firewall.enabled:
+            ufw = values[host_facts[3]]
+            found = "not installed" if ufw is None else ("active" if ufw["active"] else "inactive")
+            if ufw and ufw["active"]:
+                found += f", incoming {ufw['default_incoming']}, outgoing {ufw['default_outgoing']}"
+            checks.append(Check("firewall (ufw)", "active, incoming deny, outgoing allow", found))
+        for gateway in settings.gateways:
+            paths = GatewayPaths(settings, gateway)
+            service, health, state, config_file, secrets_file, secrets_sha = (
+                values[request] for request in self._gateway_requests(paths, gateway.port)
+            )
+            checks += [
+                Check(
+                    f"service {paths.unit_name}",
+                    "active",
+                    "active" if (service or {}).get(paths.unit_name) else "not active",
+                ),
+                Check(
+                    f"health 127.0.0.1:{gateway.port}",
+                    "ok",
+                    "ok" if health and health["healthy"] else f"no answer ({(health or {}).get('answer', 'not read')})",
+                ),
+                Check(f"listening :{gateway.port}", "loopback only", _listening(sockets or [], gateway.port)),
+            ]
+            found_modes = {paths.state_dir: state, paths.config: config_file, paths.secrets: secrets_file}
+            for path, (user, group, mode) in paths.expected_modes().items():
+                checks.append(Check(f"mode {path}", f"{user}:{group} {mode}", _owner_mode(found_modes[path])))
+            wanted = secrets_checksum(environment_file_content(self.host_settings.secrets_of(gateway)))
+            found_sha = f"sha256 {str(secrets_sha or 'missing')[:12]}"
+            checks.append(Check(f"checksum {paths.secrets}", wanted, found_sha))
+        return checks
+
+
+def _listening(sockets: Sequence[Mapping[str, Any]], port: int) -> str:
+    listeners = sorted({f"{socket['address']}:{socket['port']}" for socket in sockets if socket["port"] == port})
+    beyond = [socket for socket in sockets if socket["port"] == port and not socket["loopback"]]
+    if not listeners:
+        return "nothing"
+    return "loopback only" if not beyond else ", ".join(listeners)

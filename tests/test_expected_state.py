@@ -1,0 +1,132 @@
+"""The one definition of a deployed host's expected state, on fact values in the form pyinfra's --json prints."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import pytest
+
+from openclaw_infra.expected_state import ExpectedState, FactRequest
+from openclaw_infra.host_settings import settings_for_host
+from openclaw_infra.secrets_file import environment_file_content
+
+TOKEN = {"OPENCLAW_GATEWAY_TOKEN": {"env": "TEST_OPENCLAW_TOKEN"}}
+
+
+@pytest.fixture(autouse=True)
+def _token_in_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEST_OPENCLAW_TOKEN", "tok-abc-123")
+
+
+def expected(**data: Any) -> ExpectedState:
+    return ExpectedState(settings_for_host("gw1", {"openclaw_secrets": TOKEN, **data}), health_wait_seconds=5)
+
+
+WILDCARD = "0.0.0.0"  # noqa: S104 - an address read from ss, not one bound to
+
+
+def healthy_values(state: ExpectedState) -> dict[FactRequest, Any]:
+    """What a freshly deployed default host answers (shapes as `pyinfra … fact … --json` prints them)."""
+    secrets_sha = hashlib.sha256(
+        environment_file_content(state.host_settings.secrets_of(state.settings.gateways[0])).encode()
+    ).hexdigest()
+    by_fact: dict[str, Any] = {
+        "openclaw_infra.facts.ports.ListeningPorts": [
+            {"protocol": "tcp", "family": "ipv4", "address": "127.0.0.1", "port": 18789, "pid": 10,
+             "process": "openclaw-gatewa", "raw_address": "127.0.0.1", "interface": None,
+             "wildcard": False, "loopback": True},
+            {"protocol": "tcp", "family": "ipv4", "address": WILDCARD, "port": 22, "pid": 1, "process": "sshd",
+             "raw_address": WILDCARD, "interface": None, "wildcard": True, "loopback": False},
+        ],
+        "openclaw_infra.facts.installed_versions.NodeVersion": "24.21.0",
+        "openclaw_infra.facts.installed_versions.OpenClawVersion": "2026.9.6",
+        "openclaw_infra.facts.ufw.UfwStatus": {
+            "active": True, "logging": "on (low)", "default_incoming": "deny", "default_outgoing": "allow",
+            "default_routed": "disabled", "rules": [],
+        },
+        "systemd.SystemdStatus": {"openclaw-gateway.service": True},
+        "openclaw_infra.facts.gateway_health.GatewayHealthCheck": {
+            "healthy": True, "answer": '{"ok":true,"status":"live"}', "waited_seconds": 0,
+        },
+        "files.Directory": {"user": "openclaw", "group": "openclaw", "mode": 700},
+        "files.Sha256File": secrets_sha,
+    }  # fmt: skip
+    values = {}
+    for request in state.requests():
+        if request.fact == "files.File":
+            path = dict(request.args)["path"]
+            owner = ("root", "root") if str(path).startswith("/etc/") else ("openclaw", "openclaw")
+            values[request] = {"user": owner[0], "group": owner[1], "mode": 600}
+        else:
+            values[request] = by_fact[request.fact]
+    return values
+
+
+def failing(state: ExpectedState, values: dict[FactRequest, Any]) -> dict[str, str]:
+    return {check.check: check.found for check in state.checks(values) if not check.ok}
+
+
+def test_a_healthy_host_passes_every_check() -> None:
+    state = expected()
+    checks = state.checks(healthy_values(state))
+    assert len(checks) == 10 and all(check.ok for check in checks), [c for c in checks if not c.ok]
+
+
+def test_requests_are_what_pyinfras_cli_takes() -> None:
+    requests = expected(openclaw_gateways=[{"port": 18789}, {"profile": "wa", "port": 18809}]).requests()
+    facts = [request.fact for request in requests]
+    # Health first (it waits for gateways just restarted), and what listens only after every gateway answered.
+    assert facts[:2] == ["openclaw_infra.facts.gateway_health.GatewayHealthCheck"] * 2
+    assert facts[2] == "openclaw_infra.facts.ports.ListeningPorts"
+    words = [word for request in requests for word in request.cli_words()]
+    assert "services=openclaw-gateway.service" in words and "path=/etc/openclaw/secrets.env" in words
+    fact_class, kwargs = FactRequest("files.File", (("path", "/srv/open claw/x"),)).resolve()
+    assert (fact_class.__module__, fact_class.__name__, kwargs) == (
+        "pyinfra.facts.files",
+        "File",
+        {"path": "/srv/open claw/x"},
+    )
+
+
+@pytest.mark.parametrize(
+    ("fact", "value", "check", "found"),
+    [
+        (
+            "systemd.SystemdStatus",
+            {"openclaw-gateway.service": False},
+            "service openclaw-gateway.service",
+            "not active",
+        ),
+        (
+            "openclaw_infra.facts.gateway_health.GatewayHealthCheck",
+            {"healthy": False, "answer": "no-answer: curl: (7) Failed to connect", "waited_seconds": 5},
+            "health 127.0.0.1:18789",
+            "no answer (no-answer: curl: (7) Failed to connect)",
+        ),
+        ("openclaw_infra.facts.installed_versions.OpenClawVersion", "2026.9.5", "openclaw version", "2026.9.5"),
+        ("openclaw_infra.facts.installed_versions.NodeVersion", None, "node version", "not installed"),
+        ("openclaw_infra.facts.ufw.UfwStatus", None, "firewall (ufw)", "not installed"),
+        ("files.Sha256File", "0" * 64, "checksum /etc/openclaw/secrets.env", "sha256 000000000000"),
+        ("files.Directory", None, "mode /home/openclaw/.openclaw", "missing"),
+    ],
+)
+def test_each_departure_is_named(fact: str, value: Any, check: str, found: str) -> None:
+    state = expected()
+    values = healthy_values(state)
+    values.update({request: value for request in values if request.fact == fact})
+    assert failing(state, values) == {check: found}
+
+
+def test_a_listener_beyond_loopback_is_named_with_its_address() -> None:
+    state = expected()
+    values = healthy_values(state)
+    (ports,) = [request for request in values if request.fact.endswith("ListeningPorts")]
+    values[ports] = [*values[ports], {**values[ports][0], "address": WILDCARD, "loopback": False}]
+    assert failing(state, values) == {"listening :18789": "0.0.0.0:18789, 127.0.0.1:18789"}
+
+
+def test_firewall_is_not_checked_when_the_settings_turn_it_off() -> None:
+    state = expected(openclaw_firewall={"enabled": False})
+    assert not [request for request in state.requests() if request.fact.endswith("UfwStatus")]
+    assert "firewall (ufw)" not in {check.check for check in state.checks(healthy_values(state))}
