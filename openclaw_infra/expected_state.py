@@ -13,10 +13,11 @@ import dataclasses
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
+from datetime import datetime
+from importlib import import_module
 from typing import Any
 
 from pyinfra.api.facts import FactBase
-from pyinfra_cli.util import json_encode, parse_cli_arg, try_import_module_attribute
 
 from openclaw_infra.gateway_paths import GatewayPaths
 from openclaw_infra.host_settings import HostSettings
@@ -36,14 +37,30 @@ class FactRequest:
         return [self.fact, *(f"{key}={value}" for key, value in self.args)]
 
     def resolve(self) -> tuple[type[FactBase[Any]], dict[str, Any]]:
-        """The fact class and keyword arguments, exactly as the CLI would read ``cli_words``."""
-        fact_class = try_import_module_attribute(self.fact, prefix="pyinfra.facts")
-        return fact_class, {key: parse_cli_arg(str(value)) for key, value in self.args}
+        """The fact class and keyword arguments, as pyinfra's CLI reads ``cli_words`` (short names are
+        pyinfra's own facts; the arguments are already the ints and strings the CLI would parse them to)."""
+        module, _, name = self.fact.rpartition(".")
+        if not module.startswith(f"{OUR_FACTS}."):
+            module = f"pyinfra.facts.{module}"
+        fact_class: type[FactBase[Any]] = getattr(import_module(module), name)
+        return fact_class, dict(self.args)
+
+
+def _printable(value: Any) -> Any:
+    # What pyinfra's CLI encoder does for the values our facts return (not imported: importing pyinfra_cli
+    # monkey-patches the whole process with gevent, which a library must not do to its importer).
+    if hasattr(value, "to_json"):
+        return value.to_json()
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, set):
+        return sorted(value)
+    raise TypeError(f"cannot print a {type(value).__name__} as pyinfra's --json does")
 
 
 def as_printed(value: Any) -> Any:
     """A fact's value in the form ``pyinfra … fact … --json`` prints it."""
-    return json.loads(json.dumps(value, default=json_encode))
+    return json.loads(json.dumps(value, default=_printable))
 
 
 @dataclasses.dataclass(frozen=True)

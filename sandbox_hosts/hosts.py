@@ -216,19 +216,22 @@ def _reserve(name: str) -> int:
     """Claim a free index for ``name`` (written before boot so parallel ups never share an address).
 
     Indexes whose subnet is already on one of the machine's interfaces are skipped: a host of another run
-    (another ``RUN_DIR``, or one whose registry was lost) may still hold it.
+    (another ``RUN_DIR``, or one whose registry was lost) may still hold it. That is read before the lock is
+    taken: the lock is a blocking flock, and under gevent (pyinfra's CLI modules monkey-patch whatever imports
+    them) a subprocess inside it would let another greenlet of this thread block on the flock for good.
     """
+    if not _registry_file(name).exists() and network.exists(name):
+        if network.has_processes(name):
+            raise SandboxError(
+                f"a sandbox host named {name!r} of another run (another OPENCLAW_SANDBOX_RUN) is running; "
+                "take it down there, or choose another name"
+            )
+        network.destroy(name)  # a stale namespace: its host is gone
+    held_elsewhere = network.indexes_in_use()
     with _registry_lock():
         if _registry_file(name).exists():
             raise SandboxError(f"sandbox host {name!r} already exists; take it down first")
-        if network.exists(name):
-            if network.has_processes(name):
-                raise SandboxError(
-                    f"a sandbox host named {name!r} of another run (another OPENCLAW_SANDBOX_RUN) is running; "
-                    "take it down there, or choose another name"
-                )
-            network.destroy(name)  # a stale namespace: its host is gone
-        used = {host.index for host in list_hosts()} | network.indexes_in_use()
+        used = {host.index for host in list_hosts()} | held_elsewhere
         free = next((index for index in range(1, config.MAX_HOSTS + 1) if index not in used), None)
         if free is None:
             raise SandboxError(f"all {config.MAX_HOSTS} sandbox addresses are in use")

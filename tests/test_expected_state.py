@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -130,3 +132,37 @@ def test_firewall_is_not_checked_when_the_settings_turn_it_off() -> None:
     state = expected(openclaw_firewall={"enabled": False})
     assert not [request for request in state.requests() if request.fact.endswith("UfwStatus")]
     assert "firewall (ufw)" not in {check.check for check in state.checks(healthy_values(state))}
+
+
+PARITY_SCRIPT = """
+import os
+from pyinfra_cli.commands import get_facts_and_args
+from openclaw_infra.host_settings import settings_for_host
+from openclaw_infra.expected_state import ExpectedState
+os.environ["TOKEN"] = "t"
+host_settings = settings_for_host("h", {
+    "openclaw_secrets": {"OPENCLAW_GATEWAY_TOKEN": {"env": "TOKEN"}},
+    "openclaw_service_home": "/srv/open claw",
+    "openclaw_gateways": [{"port": 18789}, {"profile": "wa", "port": 18809}],
+})
+for request in ExpectedState(host_settings, 5).requests():
+    ((cli_class, _, cli_kwargs),) = get_facts_and_args(request.cli_words())
+    fact_class, kwargs = request.resolve()
+    assert (fact_class, kwargs) == (cli_class, cli_kwargs), (request, cli_class, cli_kwargs)
+print("same")
+"""
+
+
+def test_facts_are_read_in_operations_as_pyinfras_cli_reads_them() -> None:
+    # In a child: importing pyinfra_cli monkey-patches the whole process with gevent.
+    result = subprocess.run([sys.executable, "-c", PARITY_SCRIPT], capture_output=True, text=True, check=False)
+    assert result.stdout.strip() == "same", result.stderr
+
+
+def test_importing_the_package_does_not_monkey_patch_the_importer() -> None:
+    imports = "import openclaw_infra.deploys.linux_gateway, openclaw_infra.drift.checks, openclaw_infra.inventory"
+    check = (
+        "import sys, gevent.monkey; print('pyinfra_cli' in sys.modules, gevent.monkey.is_module_patched('threading'))"
+    )
+    result = subprocess.run([sys.executable, "-c", f"{imports}; {check}"], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["False", "False"]

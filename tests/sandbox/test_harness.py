@@ -148,3 +148,17 @@ def test_orphans_of_a_killed_run_are_pruned() -> None:
     assert orphan.is_alive()
     assert "orphan1" in sandbox.prune_orphans()
     assert traces_of(orphan) == []
+
+
+def test_parallel_boots_in_a_gevent_patched_process(tmp_path: Path) -> None:
+    # pyinfra's CLI modules monkey-patch whatever imports them: threads become greenlets of one OS thread, and a
+    # greenlet that yields while holding the registry's flock would leave the next one blocked in flock for good.
+    script = (
+        "import os, pyinfra_cli; import sandbox_hosts as s; "
+        "hosts = s.up_many(['gv1', 'gv2', 'gv3'], owner_pid=os.getpid()); print(len(hosts), flush=True); "
+        "[s.down(h.name) for h in hosts]"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.stdout.strip() == "3", result.stderr[-3000:]
