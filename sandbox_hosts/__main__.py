@@ -36,6 +36,11 @@ def _cmd_down(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_mirror(_: argparse.Namespace) -> int:
+    print(mirror_service.ensure_running())
+    return 0
+
+
 def _cmd_list(_: argparse.Namespace) -> int:
     for host in hosts.list_hosts():
         state = "up" if host.is_alive() else "stale"
@@ -64,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     down_parser.add_argument("--all", action="store_true")
     down_parser.set_defaults(func=_cmd_down)
     commands.add_parser("list", help="hosts that are up").set_defaults(func=_cmd_list)
+    commands.add_parser("mirror", help="serve the Node mirror (replacing one another run left)").set_defaults(
+        func=_cmd_mirror
+    )
     ssh_parser = commands.add_parser("ssh", help="open a shell or run a command on a host")
     ssh_parser.add_argument("name")
     ssh_parser.add_argument("command", nargs=argparse.REMAINDER)

@@ -12,6 +12,7 @@ if ! sandbox list | grep -q "^${HOST}	.*	up	"; then
   sandbox down "$HOST"   # a stale one left by a crash or a reboot
   sandbox up "$HOST"
 fi
+sandbox mirror >/dev/null   # a host kept from an earlier run still installs Node from this run's mirror
 echo "==> pyinfra inventories/sandbox.py ${DEPLOY}  (host ${HOST})"
 OPENCLAW_SANDBOX_HOSTS=$HOST .venv/bin/pyinfra -y inventories/sandbox.py "$DEPLOY"
 echo "==> the host stays up: 'python -m sandbox_hosts ssh ${HOST}' to look, 'down ${HOST}' to remove it"

@@ -181,3 +181,18 @@ def test_a_mirror_release_is_trusted_only_when_its_checksum_matches(tmp_path: Pa
     assert node_mirror.release_intact(tmp_path, archive)
     archive.write_bytes(b"the archive, cut sho")  # a download or copy that died half-way
     assert not node_mirror.release_intact(tmp_path, archive)
+
+
+@pytest.mark.parametrize("wanted", ["", "nosuch", "nosuch,other"])
+def test_a_sandbox_inventory_that_yields_no_host_is_an_error(tmp_path: Path, wanted: str) -> None:
+    # An empty run directory: no host is up. Asked for hosts (or for all of them), pyinfra must not run on none
+    # and exit 0.
+    env = {**isolated_env(tmp_path), "OPENCLAW_SANDBOX_HOSTS": wanted}
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "pyinfra"), "-y", "inventories/sandbox.py", "deploys/preflight.py"],
+        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120, check=False, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    printed = result.stdout + result.stderr
+    assert result.returncode != 0, printed
+    assert f"sandbox hosts not up: {wanted.replace(',', ', ') or '(none is up)'}" in printed, printed
+    assert "Traceback" not in printed
