@@ -75,6 +75,8 @@ def host_base(settings: Settings) -> tuple[OperationMeta, OperationMeta]:
         service_account.service_account(
             name=f"Service user {user}", user=user, home=settings.home_of(user), docker_access=settings.docker_sandbox
         )
+    if settings.docker_sandbox:
+        service_account.docker_group(name="Docker group: only the service users", members=settings.users)
     return node, openclaw
 
 

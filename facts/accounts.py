@@ -1,18 +1,22 @@
-"""One OS account, read without enumerating them all."""
+"""One OS account or group, read without enumerating them all."""
 
 from __future__ import annotations
 
 import dataclasses
 
-from pyinfra.api.command import QuoteString, StringCommand
+from pyinfra.api.command import StringCommand
 from pyinfra.api.facts import FactBase
 from typing_extensions import override
+
+from openclaw_infra.quoting import quoted
 
 from .parsing import meaningful_lines, unreadable
 from .records import JsonRecord
 
 # passwd(5): name:password:uid:gid:gecos:home:shell
 PASSWD_FIELDS = 7
+# group(5): name:password:gid:member,member,...
+GROUP_FIELDS = 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,7 +42,7 @@ class PasswdEntry(FactBase[Account | None]):
 
     @override
     def command(self, user: str) -> StringCommand:
-        return StringCommand("getent passwd", QuoteString(user), "|| true")
+        return StringCommand("getent passwd", quoted(user), "|| true")
 
     @override
     def process(self, output: list[str]) -> Account | None:
@@ -50,3 +54,30 @@ class PasswdEntry(FactBase[Account | None]):
             raise unreadable("getent passwd", "\n".join(lines), "want one name:x:uid:gid:gecos:home:shell line")
         name, _password, uid, gid, _gecos, home, shell = fields
         return Account(name=name, uid=int(uid), gid=int(gid), home=home, shell=shell)
+
+
+class GroupMembers(FactBase[list[str] | None]):
+    """
+    The listed members of ``group`` (its ``group`` entry: users whose primary group it is are not listed), sorted,
+    or ``None`` when there is no such group. Membership of ``docker`` is root on the host: who holds it matters.
+
+    Runs ``getent group <group> || true`` (getent exits 2 for an unknown group).
+
+    .. code:: python
+
+        ["openclaw"]
+    """
+
+    @override
+    def command(self, group: str) -> StringCommand:
+        return StringCommand("getent group", quoted(group), "|| true")
+
+    @override
+    def process(self, output: list[str]) -> list[str] | None:
+        lines = meaningful_lines(output)
+        if not lines:
+            return None
+        fields = lines[0].split(":")
+        if len(lines) != 1 or len(fields) != GROUP_FIELDS or not fields[2].isdigit():
+            raise unreadable("getent group", "\n".join(lines), "want one name:x:gid:members line")
+        return sorted(member for member in fields[3].split(",") if member)

@@ -24,6 +24,7 @@ from openclaw_infra.host_settings import HostSettings
 from openclaw_infra.secrets_file import environment_file_content
 
 OUR_FACTS = "openclaw_infra.facts"
+DOCKER_GROUP = "docker"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,6 +107,8 @@ class ExpectedState:
         ]
         if settings.firewall.enabled:
             requests.append(FactRequest(f"{OUR_FACTS}.ufw.UfwStatus"))
+        if settings.docker_sandbox:
+            requests.append(FactRequest(f"{OUR_FACTS}.accounts.GroupMembers", (("group", DOCKER_GROUP),)))
         return requests
 
     def _gateway_requests(self, paths: GatewayPaths, port: int) -> list[FactRequest]:
@@ -136,17 +139,24 @@ class ExpectedState:
         """Expected against found, from ``values``: each request's fact value in its printed (JSON) form."""
         settings = self.settings
         host_facts = self._host_requests()
-        sockets, node_version, openclaw_version = (values[request] for request in host_facts[:3])
+        # The host's facts by class name (each is read once per host).
+        read = {request.fact.rpartition(".")[2]: values[request] for request in host_facts}
+        sockets, node_version, openclaw_version = read["ListeningPorts"], read["NodeVersion"], read["OpenClawVersion"]
         checks = [
             Check("node version", settings.node.version, str(node_version or "not installed")),
             Check("openclaw version", settings.openclaw.version, str(openclaw_version or "not installed")),
         ]
         if settings.firewall.enabled:
-            ufw = values[host_facts[3]]
+            ufw = read["UfwStatus"]
             found = "not installed" if ufw is None else ("active" if ufw["active"] else "inactive")
             if ufw and ufw["active"]:
                 found += f", incoming {ufw['default_incoming']}, outgoing {ufw['default_outgoing']}"
             checks.append(Check("firewall (ufw)", "active, incoming deny, outgoing allow", found))
+        if settings.docker_sandbox:
+            # Membership of docker is root on the host: only the gateways' service users may hold it.
+            members = read["GroupMembers"]
+            found = "no docker group" if members is None else (", ".join(members) or "nobody")
+            checks.append(Check(f"{DOCKER_GROUP} group members", ", ".join(sorted(settings.users)), found))
         for gateway in settings.gateways:
             paths = GatewayPaths(settings, gateway)
             service, health, state, config_file, secrets_file, secrets_sha = (

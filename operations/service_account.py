@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Generator
 
 from pyinfra.api.command import StringCommand
+from pyinfra.api.exceptions import OperationValueError
 from pyinfra.api.operation import operation
 from pyinfra.context import host
 from pyinfra.facts.server import Users
 from pyinfra.operations import files, server
 
+from openclaw_infra.expected_state import DOCKER_GROUP
+from openclaw_infra.facts.accounts import GroupMembers
 from openclaw_infra.gateway_paths import LOG_FILE_NAMES
 from openclaw_infra.quoting import quoted
 
@@ -40,6 +43,27 @@ def service_account(user: str, home: str, docker_access: bool) -> Generator[Stri
     if not docker_access and existing and "docker" in existing["groups"]:
         yield StringCommand("gpasswd", "-d", quoted(user), "docker")
     yield from files.directory._inner(path=home, user=user, group=user, mode="700")
+
+
+@operation()
+def docker_group(members: list[str]) -> Generator[StringCommand, None, None]:
+    """
+    Exactly ``members`` in the ``docker`` group: membership is root on the host, so anyone else listed there (an
+    admin added by hand, an intruder's account) is removed. Users whose primary group is docker are not listed in
+    it and not touched.
+
+    + members: the gateways' service users (the only accounts that need the Docker sandbox)
+    """
+    if not members:
+        raise OperationValueError("members is empty: with no gateway needing Docker, leave the group alone")
+    # None: no docker group yet, on a fresh host where this deploy installs Docker in an earlier step.
+    present = host.get_fact(GroupMembers, group=DOCKER_GROUP)
+    wanted = sorted(set(members))
+    if present == wanted:
+        host.noop(f"docker group holds only {', '.join(wanted)}")
+        return
+    # One command sets the whole list (gpasswd -M), so an extra member can never survive a partial update.
+    yield StringCommand("gpasswd", "-M", quoted(",".join(wanted)), DOCKER_GROUP)
 
 
 @operation()

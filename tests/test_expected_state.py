@@ -14,6 +14,7 @@ from openclaw_infra.host_settings import settings_for_host
 from openclaw_infra.secrets_file import environment_file_content
 
 TOKEN = {"OPENCLAW_GATEWAY_TOKEN": {"env": "TEST_OPENCLAW_TOKEN"}}
+GROUP_MEMBERS = "openclaw_infra.facts.accounts.GroupMembers"
 
 
 @pytest.fixture(autouse=True)
@@ -53,6 +54,7 @@ def healthy_values(state: ExpectedState) -> dict[FactRequest, Any]:
         },
         "files.Directory": {"user": "openclaw", "group": "openclaw", "mode": 700},
         "files.Sha256File": secrets_sha,
+        "openclaw_infra.facts.accounts.GroupMembers": ["openclaw"],
     }  # fmt: skip
     values = {}
     for request in state.requests():
@@ -72,7 +74,7 @@ def failing(state: ExpectedState, values: dict[FactRequest, Any]) -> dict[str, s
 def test_a_healthy_host_passes_every_check() -> None:
     state = expected()
     checks = state.checks(healthy_values(state))
-    assert len(checks) == 10 and all(check.ok for check in checks), [c for c in checks if not c.ok]
+    assert len(checks) == 11 and all(check.ok for check in checks), [c for c in checks if not c.ok]
 
 
 def test_requests_are_what_pyinfras_cli_takes() -> None:
@@ -111,6 +113,13 @@ def test_requests_are_what_pyinfras_cli_takes() -> None:
         ("openclaw_infra.facts.ufw.UfwStatus", None, "firewall (ufw)", "not installed"),
         ("files.Sha256File", "0" * 64, "checksum /etc/openclaw/secrets.env", "sha256 000000000000"),
         ("files.Directory", None, "mode /home/openclaw/.openclaw", "missing"),
+        (
+            "openclaw_infra.facts.accounts.GroupMembers",
+            ["admin", "openclaw"],
+            "docker group members",
+            "admin, openclaw",
+        ),
+        ("openclaw_infra.facts.accounts.GroupMembers", None, "docker group members", "no docker group"),
     ],
 )
 def test_each_departure_is_named(fact: str, value: Any, check: str, found: str) -> None:
@@ -126,6 +135,12 @@ def test_a_listener_beyond_loopback_is_named_with_its_address() -> None:
     (ports,) = [request for request in values if request.fact.endswith("ListeningPorts")]
     values[ports] = [*values[ports], {**values[ports][0], "address": WILDCARD, "loopback": False}]
     assert failing(state, values) == {"listening :18789": "0.0.0.0:18789, 127.0.0.1:18789"}
+
+
+def test_docker_group_is_not_checked_without_the_docker_sandbox() -> None:
+    state = expected(openclaw_docker_sandbox=False)
+    assert not [request for request in state.requests() if request.fact.endswith("GroupMembers")]
+    assert "docker group members" not in {check.check for check in state.checks(healthy_values(state))}
 
 
 def test_firewall_is_not_checked_when_the_settings_turn_it_off() -> None:

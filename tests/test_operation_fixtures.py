@@ -46,6 +46,10 @@ for _folder in OPERATION_FOLDERS:
     )
 
 
+# A TestCase left bound at module level would be collected a second time.
+del _folder, _module, _name, _package, _operation, _tests
+
+
 def test_every_folder_holds_fixtures() -> None:
     assert OPERATION_FOLDERS, f"no operation fixtures under {FIXTURES}"
     assert [folder for folder in OPERATION_FOLDERS if not list(folder.glob("*.json"))] == []

@@ -97,6 +97,10 @@ DRIFTS = {
         "sed -i 's/^NoNewPrivileges=yes/NoNewPrivileges=no/' /etc/systemd/system/openclaw-gateway.service",
         {PLAN + "openclaw-gateway: systemd unit"},
     ),
+    "an extra member of the docker group (root on the host)": (
+        "useradd --create-home intruder && usermod -aG docker intruder",
+        {"docker group members", PLAN + "Docker group: only the service users"},
+    ),
     "ufw disabled": (
         "ufw disable",
         {"firewall (ufw)", PLAN + "Firewall (ufw)"},
