@@ -47,7 +47,7 @@ class FactRequest:
         return fact_class, dict(self.args)
 
 
-def _printable(value: Any) -> Any:
+def _printed_form(value: Any) -> Any:
     # What pyinfra's CLI encoder does for the values our facts return (not imported: importing pyinfra_cli
     # monkey-patches the whole process with gevent, which a library must not do to its importer).
     if hasattr(value, "to_json"):
@@ -61,7 +61,7 @@ def _printable(value: Any) -> Any:
 
 def as_printed(value: Any) -> Any:
     """A fact's value in the form ``pyinfra … fact … --json`` prints it."""
-    return json.loads(json.dumps(value, default=_printable))
+    return json.loads(json.dumps(value, default=_printed_form))
 
 
 @dataclasses.dataclass(frozen=True)

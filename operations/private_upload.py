@@ -26,10 +26,11 @@ from openclaw_infra.quoting import quoted
 LOGIN_UPLOAD_DIR = ".openclaw-infra-upload"
 LOGIN_UPLOAD_FILE = f"{LOGIN_UPLOAD_DIR}/staged"
 IN_LOGIN_HOME = f'"$HOME"/{LOGIN_UPLOAD_DIR}'
+UPLOAD_FILE_IN_LOGIN_HOME = f'"$HOME"/{LOGIN_UPLOAD_FILE}'
 # fmt: off
 LOGIN_UPLOAD_FILE_MADE_PRIVATE = (
     "umask", "077", "&&", "mkdir", "-p", IN_LOGIN_HOME, "&&", "chmod", "700", IN_LOGIN_HOME, "&&",
-    "rm", "-f", f"{IN_LOGIN_HOME}/staged", "&&", "touch", f"{IN_LOGIN_HOME}/staged",
+    "rm", "-f", UPLOAD_FILE_IN_LOGIN_HOME, "&&", "touch", UPLOAD_FILE_IN_LOGIN_HOME,
 )
 # fmt: on
 
