@@ -14,6 +14,7 @@ from pyinfra.context import host
 from pyinfra.operations import apt, files, systemd
 from pyinfra.operations.util import any_changed
 
+from openclaw_infra import firewall_policy
 from openclaw_infra.deploy_context import current_settings, require_deploy
 from openclaw_infra.gateway_paths import GatewayPaths
 from openclaw_infra.host_settings import HostSettings
@@ -21,6 +22,7 @@ from openclaw_infra.operations import (
     docker_engine,
     firewall,
     gateway_config,
+    gateway_ports,
     gateway_service,
     log_maintenance,
     node_runtime,
@@ -77,6 +79,11 @@ def host_base(settings: Settings) -> tuple[OperationMeta, OperationMeta]:
         )
     if settings.docker_sandbox:
         service_account.docker_group(name="Docker group: only the service users", members=settings.users)
+    gateway_ports.foreign_listeners_stopped(
+        name="Gateway ports: no other process listening beyond loopback",
+        units=[f"{gateway.service_name}.service" for gateway in settings.gateways],
+        ports=sorted(firewall_policy.gateway_ports(settings)),
+    )
     return node, openclaw
 
 
@@ -108,6 +115,12 @@ def gateway_files(host_settings: HostSettings, gateway: Gateway) -> list[Operati
     )
     content = HiddenValue(environment_file_content(host_settings.secrets_of(gateway)))  # type: ignore[no-untyped-call]
     secrets = secret_files.secret_file(name=f"{service}: secrets file", path=paths.secrets, content=content)
+    secret_files.stray_copies_quarantined(
+        name=f"{service}: no stray copies of its secrets under {paths.home}",
+        secrets_file=paths.secrets,
+        directory=paths.home,
+        allowed=[paths.cli_secrets] if settings.cli_secrets_copy else [],
+    )
     if settings.cli_secrets_copy:
         secret_files.secret_file(
             name=f"{service}: secrets copy for the CLI",
@@ -122,7 +135,7 @@ def gateway_files(host_settings: HostSettings, gateway: Gateway) -> list[Operati
 
 
 def systemd_service(settings: Settings, gateway: Gateway, restart_when: list[OperationMeta]) -> None:
-    """The gateway's unit, restarted when it or anything in ``restart_when`` changed, running and enabled."""
+    """The gateway's unit, restarted when it or anything in ``restart_when`` changed."""
     paths = GatewayPaths(settings, gateway)
     service = gateway.service_name
     unit = gateway_service.systemd_unit(
@@ -135,7 +148,13 @@ def systemd_service(settings: Settings, gateway: Gateway, restart_when: list[Ope
         restarted=True,
         _if=any_changed(*restart_when, unit),
     )
-    systemd.service(name=f"{service}: running, enabled at boot", service=paths.unit_name, running=True, enabled=True)
+
+
+def service_running(settings: Settings, gateway: Gateway) -> None:
+    paths = GatewayPaths(settings, gateway)
+    systemd.service(
+        name=f"{gateway.service_name}: running, enabled at boot", service=paths.unit_name, running=True, enabled=True
+    )
 
 
 def gateway_maintenance(settings: Settings, gateway: Gateway) -> None:
@@ -167,6 +186,16 @@ def gateway_maintenance(settings: Settings, gateway: Gateway) -> None:
     )
 
 
+def private_homes(settings: Settings) -> None:
+    """Every service user's home given back to it and closed to others. After the restarts, before the starts: a
+    gateway that ran as root (a drop-in's ``User=root``) writes root-owned files until it is stopped, systemd
+    retries the restarted one every few seconds, and a stopped or failed one is started only once its files are
+    its own."""
+    for user in settings.users:
+        home = settings.home_of(user)
+        service_account.home_private(name=f"Home of {user}: all {user}'s, closed to others", user=user, home=home)
+
+
 def host_firewall(settings: Settings) -> None:
     if settings.firewall.enabled:
         firewall.ufw_firewall(
@@ -174,6 +203,7 @@ def host_firewall(settings: Settings) -> None:
             ssh_port=ssh_port_in_use(settings),
             gateway_ports=[gateway.port for gateway in settings.gateways],
             gateway_sources=[str(source) for source in settings.firewall.gateway_allowed_sources],
+            reserved_ports=sorted(firewall_policy.gateway_ports(settings)),
         )
 
 
@@ -187,6 +217,9 @@ def linux_gateway() -> None:
     for gateway in settings.gateways:
         changed_files = gateway_files(host_settings, gateway)
         systemd_service(settings, gateway, [node, openclaw, *changed_files])
+    private_homes(settings)
+    for gateway in settings.gateways:
+        service_running(settings, gateway)
         gateway_maintenance(settings, gateway)
     host_firewall(settings)
     verification.host_verified(name=VERIFY_OPERATION, host_settings=host_settings)

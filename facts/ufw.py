@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from pyinfra.api.facts import FactBase
@@ -29,6 +30,10 @@ class UfwEndpoint(JsonRecord):
     interface: str | None = None
     app: str | None = None
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> UfwEndpoint:
+        return cls(address=data["address"], interface=data["interface"], app=data["app"])
+
 
 @dataclasses.dataclass(frozen=True)
 class UfwRule(JsonRecord):
@@ -40,6 +45,18 @@ class UfwRule(JsonRecord):
     source: UfwEndpoint
     ipv6: bool
     comment: str | None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> UfwRule:
+        """Rebuild a rule from its JSON form (``pyinfra … fact … --json``)."""
+        return cls(
+            to=UfwEndpoint.from_json(data["to"]),
+            action=data["action"],
+            direction=data["direction"],
+            source=UfwEndpoint.from_json(data["source"]),
+            ipv6=data["ipv6"],
+            comment=data["comment"],
+        )
 
 
 @dataclasses.dataclass(frozen=True)

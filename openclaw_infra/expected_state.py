@@ -19,9 +19,14 @@ from typing import Any
 
 from pyinfra.api.facts import FactBase
 
+from openclaw_infra.facts.ufw import UfwRule
+from openclaw_infra.firewall_policy import exposing_rules, gateway_ports
 from openclaw_infra.gateway_paths import GatewayPaths
 from openclaw_infra.host_settings import HostSettings
+from openclaw_infra.operations import gateway_service
+from openclaw_infra.operations.gateway_service import unit_properties_query
 from openclaw_infra.secrets_file import environment_file_content
+from openclaw_infra.settings import Settings
 
 OUR_FACTS = "openclaw_infra.facts"
 DOCKER_GROUP = "docker"
@@ -69,10 +74,12 @@ class Check:
     check: str
     expected: str
     found: str
+    # For checks of a bound ("at most 1.5"): the verdict, since found then differs from expected when it holds.
+    within: bool | None = dataclasses.field(default=None, repr=False)
 
     @property
     def ok(self) -> bool:
-        return self.expected == self.found
+        return self.within if self.within is not None else self.expected == self.found
 
 
 def _owner_mode(found: Any) -> str:
@@ -105,6 +112,11 @@ class ExpectedState:
             FactRequest(f"{OUR_FACTS}.installed_versions.NodeVersion", (("path", f"{settings.node.prefix}/bin/node"),)),
             FactRequest(f"{OUR_FACTS}.installed_versions.OpenClawVersion", (("prefix", settings.openclaw.prefix),)),
         ]
+        for user in settings.users:
+            home = settings.home_of(user)
+            requests.append(
+                FactRequest(f"{OUR_FACTS}.file_tree.ForeignEntries", (("path", home), ("user", user), ("group", user)))
+            )
         if settings.firewall.enabled:
             requests.append(FactRequest(f"{OUR_FACTS}.ufw.UfwStatus"))
         if settings.docker_sandbox:
@@ -112,6 +124,7 @@ class ExpectedState:
         return requests
 
     def _gateway_requests(self, paths: GatewayPaths, port: int) -> list[FactRequest]:
+        unit = (("unit", paths.unit_name),)
         return [
             FactRequest("systemd.SystemdStatus", (("services", paths.unit_name),)),
             FactRequest(
@@ -122,6 +135,12 @@ class ExpectedState:
             FactRequest("files.File", (("path", paths.config),)),
             FactRequest("files.File", (("path", paths.secrets),)),
             FactRequest("files.Sha256File", (("path", paths.secrets),)),
+            FactRequest(f"{OUR_FACTS}.systemd_unit.SystemdUnitState", (*unit, ("properties", unit_properties_query()))),
+            FactRequest(f"{OUR_FACTS}.systemd_unit.SystemdSecurityExposure", unit),
+            FactRequest(
+                f"{OUR_FACTS}.stray_secrets.FilesHoldingSecrets",
+                (("secrets_file", paths.secrets), ("directory", paths.home)),
+            ),
         ]
 
     def requests(self) -> list[FactRequest]:
@@ -138,28 +157,34 @@ class ExpectedState:
     def checks(self, values: Mapping[FactRequest, Any]) -> list[Check]:
         """Expected against found, from ``values``: each request's fact value in its printed (JSON) form."""
         settings = self.settings
-        host_facts = self._host_requests()
-        # The host's facts by class name (each is read once per host).
-        read = {request.fact.rpartition(".")[2]: values[request] for request in host_facts}
+        # The host's facts by class name; ForeignEntries (one per service user) is read below by its request.
+        read = {request.fact.rpartition(".")[2]: values[request] for request in self._host_requests()}
         sockets, node_version, openclaw_version = read["ListeningPorts"], read["NodeVersion"], read["OpenClawVersion"]
         checks = [
             Check("node version", settings.node.version, str(node_version or "not installed")),
             Check("openclaw version", settings.openclaw.version, str(openclaw_version or "not installed")),
         ]
         if settings.firewall.enabled:
-            ufw = read["UfwStatus"]
-            found = "not installed" if ufw is None else ("active" if ufw["active"] else "inactive")
-            if ufw and ufw["active"]:
-                found += f", incoming {ufw['default_incoming']}, outgoing {ufw['default_outgoing']}"
-            checks.append(Check("firewall (ufw)", "active, incoming deny, outgoing allow", found))
+            checks += _firewall_checks(read["UfwStatus"], settings)
         if settings.docker_sandbox:
             # Membership of docker is root on the host: only the gateways' service users may hold it.
             members = read["GroupMembers"]
             found = "no docker group" if members is None else (", ".join(members) or "nobody")
             checks.append(Check(f"{DOCKER_GROUP} group members", ", ".join(sorted(settings.users)), found))
+        for request in self._host_requests():
+            if request.fact.endswith(".ForeignEntries"):
+                home, user = dict(request.args)["path"], dict(request.args)["user"]
+                checks.append(
+                    Check(
+                        f"owners and modes under {home}",
+                        f"all {user}:{user}, nothing for others",
+                        _foreign_entries(values[request]) or f"all {user}:{user}, nothing for others",
+                    )
+                )
+        other_ports = {gateway.port for gateway in settings.gateways}
         for gateway in settings.gateways:
             paths = GatewayPaths(settings, gateway)
-            service, health, state, config_file, secrets_file, secrets_sha = (
+            service, health, state, config_file, secrets_file, secrets_sha, unit, exposure, holding = (
                 values[request] for request in self._gateway_requests(paths, gateway.port)
             )
             checks += [
@@ -173,20 +198,88 @@ class ExpectedState:
                     "ok",
                     "ok" if health and health["healthy"] else f"no answer ({(health or {}).get('answer', 'not read')})",
                 ),
-                Check(f"listening :{gateway.port}", "loopback only", _listening(sockets or [], gateway.port)),
             ]
+            for role, ports in gateway.port_ranges():
+                # Another gateway's own port inside this one's CDP range is that gateway's to judge.
+                owned = [port for port in ports if port == gateway.port or port not in other_ports]
+                checks.append(_listening(sockets or [], role, ports, owned))
+            checks += _unit_checks(paths, gateway_service.unit_content(settings, gateway, paths), unit, exposure)
             found_modes = {paths.state_dir: state, paths.config: config_file, paths.secrets: secrets_file}
             for path, (user, group, mode) in paths.expected_modes().items():
                 checks.append(Check(f"mode {path}", f"{user}:{group} {mode}", _owner_mode(found_modes[path])))
             wanted = secrets_checksum(environment_file_content(self.host_settings.secrets_of(gateway)))
             found_sha = f"sha256 {str(secrets_sha or 'missing')[:12]}"
             checks.append(Check(f"checksum {paths.secrets}", wanted, found_sha))
+            kept = [paths.cli_secrets] if settings.cli_secrets_copy else []
+            stray = [path for path in (holding or []) if path not in kept]
+            checks.append(Check(f"copies of {paths.secrets} under {paths.home}", "none", ", ".join(stray) or "none"))
         return checks
 
 
-def _listening(sockets: Sequence[Mapping[str, Any]], port: int) -> str:
-    listeners = sorted({f"{socket['address']}:{socket['port']}" for socket in sockets if socket["port"] == port})
-    beyond = [socket for socket in sockets if socket["port"] == port and not socket["loopback"]]
-    if not listeners:
-        return "nothing"
-    return "loopback only" if not beyond else ", ".join(listeners)
+def _listening(sockets: Sequence[Mapping[str, Any]], role: str, ports: range, owned: Sequence[int]) -> Check:
+    """The gateway's own port must be listened on, by loopback only; its other ports by loopback or nobody."""
+    span = f":{ports[0]}" if len(ports) == 1 else f":{ports[0]}-{ports[-1]}"
+    name = f"listening {span}" + ("" if role == "gateway" else f" ({role})")
+    wanted = set(owned)
+    beyond = sorted(
+        {
+            f"{socket['address']}:{socket['port']}"
+            for socket in sockets
+            if socket["port"] in wanted and not socket["loopback"]
+        }
+    )
+    if role != "gateway":
+        return Check(name, "nothing beyond loopback", ", ".join(beyond) or "nothing beyond loopback")
+    listened = any(socket["port"] in wanted for socket in sockets)
+    return Check(name, "loopback only", ", ".join(beyond) or ("loopback only" if listened else "nothing"))
+
+
+def _firewall_checks(ufw: Any, settings: Settings) -> list[Check]:
+    found = "not installed" if ufw is None else ("active" if ufw["active"] else "inactive")
+    if ufw and ufw["active"]:
+        found += f", incoming {ufw['default_incoming']}, outgoing {ufw['default_outgoing']}"
+    allowed = settings.firewall.gateway_allowed_sources
+    wanted = "from " + ", ".join(str(source) for source in allowed) if allowed else "from no other host"
+    rules = [UfwRule.from_json(rule) for rule in (ufw or {}).get("rules", ())]
+    exposing = exposing_rules(rules, gateway_ports(settings), allowed)
+    return [
+        Check("firewall (ufw)", "active, incoming deny, outgoing allow", found),
+        Check(
+            "firewall rules for the gateway ports",
+            wanted,
+            "; ".join(f"rule {rule.number}: {rule.text}" for rule in exposing) or wanted,
+        ),
+    ]
+
+
+def _foreign_entries(found: Any) -> str:
+    """ "" when nothing under the tree breaks the rule, else the first few that do."""
+    if not found or not found["count"]:
+        return ""
+    shown = [f"{entry['user']}:{entry['group']} {entry['mode']} {entry['path']}" for entry in found["sample"][:3]]
+    more = found["count"] - len(shown)
+    return "; ".join(shown) + (f"; and {more} more" if more > 0 else "")
+
+
+def _unit_checks(paths: GatewayPaths, unit_file: str, unit: Any, exposure: Any) -> list[Check]:
+    """The unit as systemd runs it: its properties as the deploy's file sets them, no drop-in, the exposure."""
+    found_properties = (unit or {}).get("properties", {})
+    differing = [
+        f"{key}={found_properties.get(key, '')} (deployed: {value})"
+        for key, value in gateway_service.expected_properties(unit_file).items()
+        if gateway_service.effective_value(found_properties.get(key, "")) != value
+    ]
+    drop_ins = sorted(
+        {*found_properties.get(gateway_service.DROP_IN_PATHS, "").split(), *(unit or {}).get("drop_in_files", ())}
+    )
+    limit = gateway_service.MAX_EXPOSURE
+    return [
+        Check(f"effective settings {paths.unit_name}", "as deployed", "; ".join(differing) or "as deployed"),
+        Check(f"drop-ins {paths.unit_name}", "none", ", ".join(drop_ins) or "none"),
+        Check(
+            f"hardening {paths.unit_name}",
+            f"exposure at most {limit}",
+            "unit not loaded" if exposure is None else f"exposure {exposure}",
+            within=exposure is not None and exposure <= limit,
+        ),
+    ]

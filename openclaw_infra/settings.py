@@ -425,6 +425,15 @@ class Gateway(_Model):
     def cdp_ports(self) -> range:
         return range(self.port + CDP_PORT_FIRST_OFFSET, self.port + CDP_PORT_LAST_OFFSET + 1)
 
+    def port_ranges(self) -> list[tuple[str, range]]:
+        """Every port the gateway owns, by role: its own port; the browser control port and the one between
+        (gateway+1 is inside the block too, so nothing else should take it); the CDP range."""
+        return [
+            ("gateway", range(self.port, self.port + 1)),
+            ("browser", range(self.port + 1, self.browser_port + 1)),
+            ("CDP", self.cdp_ports),
+        ]
+
     @property
     def state_dir_name(self) -> str:
         return f".openclaw-{self.profile}" if self.profile else ".openclaw"

@@ -11,6 +11,7 @@ from pyinfra.api.operation import operation
 from pyinfra.context import host
 
 from openclaw_infra.facts.ufw import UfwRule, UfwStatus
+from openclaw_infra.firewall_policy import exposing_rules
 from openclaw_infra.quoting import quoted
 
 # Rules this project adds carry this comment, so it can tell them from the operator's own and remove its stale ones.
@@ -34,21 +35,35 @@ def _allow(port: int, source: str, purpose: str) -> StringCommand:
     )  # fmt: skip
 
 
+def _numbered_delete(number: int) -> StringCommand:
+    return StringCommand("ufw", "--force", "delete", str(number))
+
+
 @operation()
 def ufw_firewall(
-    ssh_port: int, gateway_ports: Sequence[int], gateway_sources: Sequence[str]
+    ssh_port: int,
+    gateway_ports: Sequence[int],
+    gateway_sources: Sequence[str],
+    reserved_ports: Sequence[int] = (),
 ) -> Generator[StringCommand, None, None]:
     """
     ufw with default deny incoming / allow outgoing. The SSH port is allowed BEFORE ufw is enabled: enabling
     first keeps the running session but refuses every new SSH connection, the deploy's own included.
 
+    Any rule admitting a reserved port from a source outside ``gateway_sources`` (an operator's
+    ``ufw allow 18789/tcp``, an intruder's) is removed when the gateways' ports are all it admits. One that also
+    admits other ports (``ufw allow from 192.0.2.7``, a wide range) is refused, naming it: removing it could cut
+    its owner off from SSH or another service, so the operator narrows it.
+
     + ssh_port: the port SSH must stay reachable on (the one pyinfra is connected on)
     + gateway_ports: the gateways' ports, opened only to ``gateway_sources``
     + gateway_sources: IP addresses or networks allowed to reach the gateway ports; empty keeps them closed
+    + reserved_ports: every port the gateways own (browser, CDP ranges); default ``gateway_ports``
     """
+    allowed = []
     for source in gateway_sources:
         try:
-            ip_network(source, strict=False)
+            allowed.append(ip_network(source, strict=False))
         except ValueError:
             raise OperationValueError(f"{source!r} is not an IP address or network") from None
     status = host.get_fact(UfwStatus)
@@ -57,32 +72,35 @@ def ufw_firewall(
 
     wanted = {(f"{ssh_port}/tcp", "any"): (ssh_port, "any", "ssh")}
     for port in gateway_ports:
-        for source in gateway_sources:
-            normalised = str(ip_network(source, strict=False))
+        for network in allowed:
             # ufw prints a single address without /32.
-            shown = normalised.removesuffix("/32").removesuffix("/128")
-            wanted[(f"{port}/tcp", shown)] = (port, normalised, f"gateway {port}")
+            shown = str(network).removesuffix("/32").removesuffix("/128")
+            wanted[(f"{port}/tcp", shown)] = (port, str(network), f"gateway {port}")
 
     # ufw lists rules only while active; when inactive, add them all (ufw skips ones it already has).
-    present = {key for rule in status.rules if (key := _rule_key(rule))} if status.active else set()
-    commands = [_allow(*wanted[key]) for key in wanted if key not in present]
-    for port_proto, source in sorted(present - wanted.keys()):
-        stale_port = port_proto.split("/")[0]
-        commands.append(
-            StringCommand(
-                "ufw",
-                "delete",
-                "allow",
-                "proto",
-                "tcp",
-                "from",
-                quoted(source),
-                "to",
-                "any",
-                "port",
-                quoted(stale_port),
-            )
+    rules = status.rules if status.active else ()
+    exposing = [
+        rule
+        for rule in exposing_rules(rules, reserved_ports or gateway_ports, allowed)
+        if _rule_key(rules[rule.number - 1]) is None  # ours that are no longer wanted are deleted by spec below
+    ]
+    refused = [rule for rule in exposing if not rule.gateway_ports_only]
+    if refused:
+        raise OperationError(
+            "ufw rules admit the gateway's ports from sources not in openclaw_firewall.gateway_allowed_sources, "
+            "and other ports too (removing them could cut you off): "
+            + "; ".join(f"rule {rule.number}: {rule.text}" for rule in refused)
+            + ". Fix: narrow each so it leaves the gateway's ports alone, or add its source to "
+            "gateway_allowed_sources; then deploy again."
         )
+    present = {key for rule in rules if (key := _rule_key(rule))}
+    # Foreign rules go first, by number and highest first, so the numbers still to delete do not shift; then
+    # ours are added, and only then our stale ones deleted (by their spec), so a moved SSH port is never closed.
+    commands = [_numbered_delete(rule.number) for rule in sorted(exposing, key=lambda rule: -rule.number)]
+    commands += [_allow(*wanted[key]) for key in wanted if key not in present]
+    for port_proto, source in sorted(present - wanted.keys()):
+        rule = ["proto", "tcp", "from", quoted(source), "to", "any", "port", quoted(port_proto.split("/")[0])]
+        commands.append(StringCommand("ufw", "delete", "allow", *rule))
     if status.default_incoming != "deny" or not status.active:
         commands.append(StringCommand("ufw", "default", "deny", "incoming"))
     if status.default_outgoing != "allow" or not status.active:
@@ -90,5 +108,5 @@ def ufw_firewall(
     if not status.active:
         commands.append(StringCommand("ufw", "--force", "enable"))
     if not commands:
-        host.noop("ufw is active with the wanted policies and rules")
+        host.noop("ufw is active with the wanted policies and rules, and no other rule admits the gateway ports")
     yield from commands

@@ -7,15 +7,33 @@ from collections.abc import Generator
 from io import StringIO
 
 from pyinfra.api.command import PyinfraCommand, StringCommand
-from pyinfra.api.exceptions import OperationValueError
+from pyinfra.api.exceptions import OperationError, OperationValueError
 from pyinfra.api.operation import operation
+from pyinfra.context import host
 from pyinfra.operations import files
 
+from openclaw_infra.facts.systemd_unit import SystemdUnitState
 from openclaw_infra.gateway_paths import GatewayPaths
+from openclaw_infra.quoting import quoted
 from openclaw_infra.rendering import render
 from openclaw_infra.settings import Gateway, Settings
 
 DOCKER_SOCKET = "/run/docker.sock"
+# What systemd-analyze security gives the unit this deploy writes: 1.3 measured on systemd 252 (Debian 12).
+# A drop-in or an edit that gives back any of the hardening pushes it above.
+MAX_EXPOSURE = 1.5
+# Properties ``systemctl show`` prints as the unit file sets them (word order aside): who the gateway runs as and
+# its sandbox. A drop-in that changes any of them changes what runs, whatever the unit file says.
+CHECKED_PROPERTIES = (
+    "User", "Group", "SupplementaryGroups", "NoNewPrivileges", "CapabilityBoundingSet", "AmbientCapabilities",
+    "UMask", "LimitCORE", "ProtectSystem", "ProtectHome", "PrivateTmp", "PrivateUsers", "PrivateDevices",
+    "PrivateIPC", "PrivateMounts", "ProtectKernelTunables", "ProtectKernelModules", "ProtectKernelLogs",
+    "ProtectControlGroups", "ProtectClock", "ProtectHostname", "ProtectProc", "RestrictNamespaces",
+    "LockPersonality", "RestrictRealtime", "RemoveIPC", "RestrictAddressFamilies", "SystemCallArchitectures",
+)  # fmt: skip
+# Read with them: the drop-ins systemd loaded (any directory, shared ones included), and whether the unit failed.
+DROP_IN_PATHS = "DropInPaths"
+ACTIVE_STATE = "ActiveState"
 
 
 def unit_content(settings: Settings, gateway: Gateway, paths: GatewayPaths) -> str:
@@ -40,11 +58,47 @@ def unit_content(settings: Settings, gateway: Gateway, paths: GatewayPaths) -> s
     )
 
 
+def effective_value(value: str) -> str:
+    """A property as compared: word order does not count (systemd prints address families sorted)."""
+    return " ".join(sorted(value.split()))
+
+
+def expected_properties(content: str) -> dict[str, str]:
+    """The ``CHECKED_PROPERTIES`` the unit file ``content`` sets in ``[Service]`` ("" where it sets none): what
+    ``systemctl show`` must print for them when nothing overrides the file."""
+    section, found = "", dict.fromkeys(CHECKED_PROPERTIES, "")
+    for line in content.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("["):
+            section = stripped
+        elif section == "[Service]" and "=" in stripped and not stripped.startswith(("#", ";")):
+            key, _, value = stripped.partition("=")
+            if key in found:
+                found[key] = effective_value(value)
+    return found
+
+
+def unit_properties_query() -> str:
+    """The ``properties`` argument of the ``SystemdUnitState`` fact both the deploy and its checks read."""
+    return ",".join((*CHECKED_PROPERTIES, DROP_IN_PATHS, ACTIVE_STATE))
+
+
+def is_own_drop_in(path: str, unit_name: str) -> bool:
+    """A drop-in of this unit alone (``…/<unit>.d/x.conf``), not one shared with other units (``service.d``)."""
+    return posixpath.basename(posixpath.dirname(path)) == f"{unit_name}.d"
+
+
 @operation()
 def systemd_unit(path: str, content: str) -> Generator[PyinfraCommand, None, None]:
     """
-    Install a system unit file (root:root 644) and reload systemd when, and only when, it changed.
+    Install a system unit file (root:root 644) with no drop-ins, and reload systemd when, and only when, either
+    changed.
 
+    The unit is the deploy's: a drop-in of it (``<unit>.d/*.conf`` anywhere systemd looks, loaded or not yet) can
+    run the gateway as root or without its sandbox, so it is removed. A drop-in shared with other units
+    (``service.d/``) is refused, naming it, since removing it changes those too. A unit systemd gave up on
+    (``failed``: say files a root-run gateway left made it crash until its start limit) is reset, so starting it
+    again is possible once that is put right.
     Restarting the service is the caller's: it also depends on config, secrets and binaries (``_if=any_changed``).
 
     + path: ``/etc/systemd/system/<name>.service``
@@ -52,7 +106,21 @@ def systemd_unit(path: str, content: str) -> Generator[PyinfraCommand, None, Non
     """
     if not (posixpath.isabs(path) and path.endswith(".service")):
         raise OperationValueError(f"{path!r} is not the absolute path of a .service unit")
+    unit_name = posixpath.basename(path)
+    unit = host.get_fact(SystemdUnitState, unit=unit_name, properties=unit_properties_query())
+    loaded = unit.properties.get(DROP_IN_PATHS, "").split()
+    shared = [drop_in for drop_in in loaded if not is_own_drop_in(drop_in, unit_name)]
+    if shared:
+        raise OperationError(
+            f"{unit_name} is changed by drop-ins it shares with other units: {', '.join(shared)}. Fix: move what "
+            f"they set for other units into those units' own drop-ins (a <unit>.d directory), then deploy again."
+        )
+    drop_ins = sorted({*loaded, *unit.drop_in_files})
     upload = list(files.put._inner(src=StringIO(content), dest=path, user="root", group="root", mode="644"))
     yield from upload
-    if upload:
+    if drop_ins:
+        yield StringCommand("rm", "-f", "--", *(quoted(drop_in) for drop_in in drop_ins))
+    if upload or drop_ins:
         yield StringCommand("systemctl", "daemon-reload")
+    if unit.properties.get(ACTIVE_STATE) == "failed":
+        yield StringCommand("systemctl", "reset-failed", "--", quoted(unit_name))

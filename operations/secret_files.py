@@ -13,6 +13,7 @@ from pyinfra.api.operation import operation
 from pyinfra.context import host
 from pyinfra.facts.files import Directory, File, Sha256File
 
+from openclaw_infra.facts.stray_secrets import FilesHoldingSecrets
 from openclaw_infra.operations.file_ownership import ownership_fixes
 from openclaw_infra.operations.private_upload import private_upload
 from openclaw_infra.quoting import quoted
@@ -60,3 +61,38 @@ def secret_file(
     yield StringCommand("chown", quoted(f"{user}:{group}"), quoted(staged))
     yield StringCommand("chmod", str(mode), quoted(staged))
     yield StringCommand("mv", "-f", quoted(staged), quoted(path))
+
+
+# Where stray copies of secrets go: root's alone, kept (it may be a user's file that only quoted a secret).
+QUARANTINE_DIR = "/var/lib/openclaw-infra/quarantine"
+
+
+def quarantine_path(path: str) -> str:
+    """Where ``path`` is moved: the whole path in one name, so copies from different places never meet."""
+    return posixpath.join(QUARANTINE_DIR, path.strip("/").replace("/", "%"))
+
+
+@operation()
+def stray_copies_quarantined(
+    secrets_file: str, directory: str, allowed: list[str] | None = None
+) -> Generator[StringCommand, None, None]:
+    """
+    Move every file under ``directory`` that holds a value of ``secrets_file`` (``FilesHoldingSecrets``: found on
+    the host, the values never in a command line) into ``QUARANTINE_DIR``, root-only. Moved, not deleted: the
+    file may be a user's own that quoted a secret; an earlier copy of the same name is kept (``--backup``).
+
+    + secrets_file: the gateway's managed secrets file, e.g. ``/etc/openclaw/secrets.env``
+    + directory: where no copy may lie, e.g. the service user's home
+    + allowed: copies the deploy itself keeps there (the CLI's ``.env`` when asked for)
+    """
+    if not (posixpath.isabs(secrets_file) and posixpath.isabs(directory)):
+        raise OperationValueError("secrets_file and directory must be absolute paths")
+    # None: no secrets file yet (a fresh host): nothing can hold its values.
+    holding = host.get_fact(FilesHoldingSecrets, secrets_file=secrets_file, directory=directory) or []
+    stray = [path for path in holding if path not in (allowed or [])]
+    if not stray:
+        host.noop(f"no copy of {secrets_file}'s values under {directory}")
+        return
+    yield StringCommand("install", "-d", "-m", "700", "-o", "root", "-g", "root", QUARANTINE_DIR)
+    for path in stray:
+        yield StringCommand("mv", "--backup=numbered", "--", quoted(path), quoted(quarantine_path(path)))

@@ -13,6 +13,7 @@ from pyinfra.operations import files, server
 
 from openclaw_infra.expected_state import DOCKER_GROUP
 from openclaw_infra.facts.accounts import GroupMembers
+from openclaw_infra.facts.file_tree import ForeignEntries
 from openclaw_infra.gateway_paths import LOG_FILE_NAMES
 from openclaw_infra.quoting import quoted
 
@@ -82,3 +83,23 @@ def gateway_directories(user: str, state_dir: str, logs_dir: str) -> Generator[S
         yield from files.directory._inner(path=path, user=user, group=user, mode="700")
     for log_file in LOG_FILE_NAMES:
         yield from files.file._inner(path=f"{logs_dir}/{log_file}", user=user, group=user, mode="600")
+
+
+@operation()
+def home_private(user: str, home: str) -> Generator[StringCommand, None, None]:
+    """
+    Everything under the service user's home (its state dirs included) owned by ``user:user`` and closed to
+    others. A gateway once run as root (a drop-in's ``User=root``) leaves root-owned files there that stop it
+    from starting as its user; copies from ``/etc/skel`` are world-readable. Both are put right here.
+
+    + user: the service user (also its group)
+    + home: its home directory
+    """
+    found = host.get_fact(ForeignEntries, path=home, user=user, group=user)
+    # None: no home yet on a fresh host; the account operation before this one creates it from /etc/skel.
+    if found is not None and not found.count:
+        host.noop(f"everything under {home} is {user}'s and closed to others")
+        return
+    # -R without -L: symlinks are changed themselves (-h), never followed out of the home (chmod skips them).
+    yield StringCommand("chown", "-R", "-h", quoted(f"{user}:{user}"), "--", quoted(home))
+    yield StringCommand("chmod", "-R", "o-rwx", "--", quoted(home))

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +17,7 @@ from openclaw_infra.secrets_file import environment_file_content
 
 TOKEN = {"OPENCLAW_GATEWAY_TOKEN": {"env": "TEST_OPENCLAW_TOKEN"}}
 GROUP_MEMBERS = "openclaw_infra.facts.accounts.GroupMembers"
+FACT_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "facts"
 
 
 @pytest.fixture(autouse=True)
@@ -27,6 +30,10 @@ def expected(**data: Any) -> ExpectedState:
 
 
 WILDCARD = "0.0.0.0"  # noqa: S104 - an address read from ss, not one bound to
+# What systemd said of the unit this deploy wrote, on a sandbox host (the fact's own fixture).
+DEPLOYED_UNIT = json.loads(
+    (FACT_FIXTURES / "systemd_unit.SystemdUnitState" / "as_deployed.json").read_text(encoding="utf-8")
+)["fact"]
 
 
 def healthy_values(state: ExpectedState) -> dict[FactRequest, Any]:
@@ -55,6 +62,10 @@ def healthy_values(state: ExpectedState) -> dict[FactRequest, Any]:
         "files.Directory": {"user": "openclaw", "group": "openclaw", "mode": 700},
         "files.Sha256File": secrets_sha,
         "openclaw_infra.facts.accounts.GroupMembers": ["openclaw"],
+        "openclaw_infra.facts.file_tree.ForeignEntries": {"count": 0, "sample": []},
+        "openclaw_infra.facts.systemd_unit.SystemdUnitState": DEPLOYED_UNIT,
+        "openclaw_infra.facts.systemd_unit.SystemdSecurityExposure": 1.3,
+        "openclaw_infra.facts.stray_secrets.FilesHoldingSecrets": [],
     }  # fmt: skip
     values = {}
     for request in state.requests():
@@ -74,7 +85,7 @@ def failing(state: ExpectedState, values: dict[FactRequest, Any]) -> dict[str, s
 def test_a_healthy_host_passes_every_check() -> None:
     state = expected()
     checks = state.checks(healthy_values(state))
-    assert len(checks) == 11 and all(check.ok for check in checks), [c for c in checks if not c.ok]
+    assert len(checks) == 19 and all(check.ok for check in checks), [c for c in checks if not c.ok]
 
 
 def test_requests_are_what_pyinfras_cli_takes() -> None:
@@ -120,6 +131,39 @@ def test_requests_are_what_pyinfras_cli_takes() -> None:
             "admin, openclaw",
         ),
         ("openclaw_infra.facts.accounts.GroupMembers", None, "docker group members", "no docker group"),
+        (
+            "openclaw_infra.facts.file_tree.ForeignEntries",
+            {"count": 4, "sample": [
+                {"path": "/home/openclaw/.openclaw/x.db", "user": "root", "group": "root", "mode": "600", "kind": "f"},
+                {"path": "/home/openclaw/.profile", "user": "openclaw", "group": "openclaw", "mode": "644",
+                 "kind": "f"},
+            ]},
+            "owners and modes under /home/openclaw",
+            "root:root 600 /home/openclaw/.openclaw/x.db; openclaw:openclaw 644 /home/openclaw/.profile; "
+            "and 2 more",
+        ),
+        (
+            "openclaw_infra.facts.systemd_unit.SystemdUnitState",
+            {**DEPLOYED_UNIT, "properties": {**DEPLOYED_UNIT["properties"], "User": "root", "NoNewPrivileges": "no"}},
+            "effective settings openclaw-gateway.service",
+            "User=root (deployed: openclaw); NoNewPrivileges=no (deployed: yes)",
+        ),
+        (
+            "openclaw_infra.facts.systemd_unit.SystemdUnitState",
+            {**DEPLOYED_UNIT, "drop_in_files": ["/etc/systemd/system/openclaw-gateway.service.d/zz.conf"]},
+            "drop-ins openclaw-gateway.service",
+            "/etc/systemd/system/openclaw-gateway.service.d/zz.conf",
+        ),
+        ("openclaw_infra.facts.systemd_unit.SystemdSecurityExposure", 9.6, "hardening openclaw-gateway.service",
+         "exposure 9.6"),
+        ("openclaw_infra.facts.systemd_unit.SystemdSecurityExposure", None, "hardening openclaw-gateway.service",
+         "unit not loaded"),
+        (
+            "openclaw_infra.facts.stray_secrets.FilesHoldingSecrets",
+            ["/home/openclaw/.openclaw/secrets.bak"],
+            "copies of /etc/openclaw/secrets.env under /home/openclaw",
+            "/home/openclaw/.openclaw/secrets.bak",
+        ),
     ],
 )
 def test_each_departure_is_named(fact: str, value: Any, check: str, found: str) -> None:
@@ -134,7 +178,65 @@ def test_a_listener_beyond_loopback_is_named_with_its_address() -> None:
     values = healthy_values(state)
     (ports,) = [request for request in values if request.fact.endswith("ListeningPorts")]
     values[ports] = [*values[ports], {**values[ports][0], "address": WILDCARD, "loopback": False}]
-    assert failing(state, values) == {"listening :18789": "0.0.0.0:18789, 127.0.0.1:18789"}
+    assert failing(state, values) == {"listening :18789": "0.0.0.0:18789"}
+
+
+@pytest.mark.parametrize(
+    ("port", "check"),
+    [(18790, "listening :18790-18791 (browser)"), (18791, "listening :18790-18791 (browser)"),
+     (18899, "listening :18800-18899 (CDP)")],
+)  # fmt: skip
+def test_every_port_the_gateway_owns_is_loopback_only(port: int, check: str) -> None:
+    state = expected()
+    values = healthy_values(state)
+    (ports,) = [request for request in values if request.fact.endswith("ListeningPorts")]
+    stray = {**values[ports][0], "address": WILDCARD, "loopback": False, "port": port, "process": "nc"}
+    values[ports] = [*values[ports], stray]
+    assert failing(state, values) == {check: f"0.0.0.0:{port}"}
+
+
+def test_another_gateways_own_port_is_not_judged_as_this_ones_cdp_port() -> None:
+    state = expected(openclaw_gateways=[{"port": 18789}, {"profile": "wa", "port": 18809, "bind": "lan"}])
+    values = healthy_values(state)
+    (ports,) = [request for request in values if request.fact.endswith("ListeningPorts")]
+    values[ports] = [*values[ports], {**values[ports][0], "address": WILDCARD, "loopback": False, "port": 18809}]
+    assert failing(state, values).get("listening :18800-18899 (CDP)") is None
+
+
+def rule(to: str, source: str, action: str = "ALLOW", comment: str | None = None) -> dict[str, Any]:
+    endpoint = {"interface": None, "app": None}
+    return {"to": {"address": to, **endpoint}, "action": action, "direction": "IN",
+            "source": {"address": source, **endpoint}, "ipv6": False, "comment": comment}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("rules", "found"),
+    [
+        ([rule("18789/tcp", "Anywhere")], "rule 1: 18789/tcp ALLOW IN from Anywhere"),
+        ([rule("22/tcp", "Anywhere"), rule("18791", "10.9.0.0/16", "LIMIT")],
+         "rule 2: 18791 LIMIT IN from 10.9.0.0/16"),
+        ([rule("18700:18900/tcp", "Anywhere")], "rule 1: 18700:18900/tcp ALLOW IN from Anywhere"),
+        ([rule("Anywhere", "192.168.1.5")], "rule 1: Anywhere ALLOW IN from 192.168.1.5"),
+        ([rule("18789/tcp", "10.1.2.3"), rule("18789/udp", "Anywhere"), rule("18789", "Anywhere", "DENY"),
+          rule("8080/tcp", "Anywhere")], None),
+    ],
+)  # fmt: skip
+def test_firewall_rules_admitting_the_gateway_ports_from_elsewhere_are_named(
+    rules: list[dict[str, Any]], found: str | None
+) -> None:
+    state = expected(openclaw_firewall={"gateway_allowed_sources": ["10.1.0.0/16"]})
+    values = healthy_values(state)
+    (ufw,) = [request for request in values if request.fact.endswith("UfwStatus")]
+    values[ufw] = {**values[ufw], "rules": rules}
+    assert failing(state, values).get("firewall rules for the gateway ports") == found
+
+
+def test_the_clis_own_secrets_copy_is_not_a_stray_one_when_asked_for() -> None:
+    state = expected(openclaw_cli_secrets_copy=True)
+    values = healthy_values(state)
+    (holding,) = [request for request in values if request.fact.endswith("FilesHoldingSecrets")]
+    values[holding] = ["/home/openclaw/.openclaw/.env"]
+    assert failing(state, values) == {}
 
 
 def test_docker_group_is_not_checked_without_the_docker_sandbox() -> None:

@@ -37,10 +37,16 @@ def _record_attribute(self: util.FakeFact, key: str) -> Any:
     return getattr(data, key)
 
 
+def _record_items(self: util.FakeFact) -> Any:
+    # Likewise for a fact returning a list of records (ports.ListeningPorts): its items are read as records.
+    return iter(util._wrap_fact_value(self.__dict__.get("data")))
+
+
 for _folder in OPERATION_FOLDERS:
     _module, _name = _folder.parent.name, _folder.name
     _package, _operation = ADAPTED.get(f"{_module}.{_name}", ("openclaw_infra.operations", f"{_module}.{_name}"))
     _tests = make_operation_tests(_package, _operation, _folder)
+    _tests = patch.object(util.FakeFact, "__iter__", _record_items)(_tests)
     globals()[f"TestOperation_{_module}_{_name}"] = patch.object(util.FakeFact, "__getattr__", _record_attribute)(
         _tests
     )

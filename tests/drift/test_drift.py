@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import posixpath
 import shlex
 import subprocess
 import sys
@@ -75,7 +76,54 @@ def test_clean_host_has_no_drift(deployed_host: SandboxHost) -> None:
 
 SECRETS = "/etc/openclaw/secrets.env"
 CONFIG = "/home/openclaw/.openclaw/openclaw.json"
+HOME = "/home/openclaw"
+UNIT = "openclaw-gateway.service"
+DROP_IN = f"/etc/systemd/system/{UNIT}.d/zz.conf"
+# A listener that outlives the ssh session that started it.
+DETACHED = "(setsid nohup {} </dev/null >/dev/null 2>&1 &)"
 DRIFTS = {
+    # The rows of issue 9's table: what an intruder or a careless admin changes.
+    "a drop-in running the gateway as root without its sandbox, restarted": (
+        f"mkdir -p {posixpath.dirname(DROP_IN)}"
+        f" && printf '[Service]\\nUser=root\\nNoNewPrivileges=no\\nProtectSystem=no\\n' > {DROP_IN}"
+        f" && systemctl daemon-reload && systemctl restart {UNIT} && sleep 15",
+        {
+            f"effective settings {UNIT}",
+            f"drop-ins {UNIT}",
+            f"hardening {UNIT}",
+            PLAN + "openclaw-gateway: systemd unit",
+        },
+    ),
+    "root-owned files in the state dir, left by a gateway run as root": (
+        # Killed rather than restarted: a stop waits for the gateway's drain, which files it cannot write hold up.
+        f"chown -R root:root {HOME}/.openclaw/state {HOME}/.openclaw/logs"
+        f" && kill -KILL $(systemctl show --property=MainPID --value {UNIT})"
+        " && sleep 8",
+        {f"owners and modes under {HOME}", PLAN + "Home of openclaw: all openclaw's, closed to others"},
+    ),
+    "the gateway port opened to everyone (ufw allow 18789/tcp)": (
+        "ufw allow 18789/tcp",
+        {"firewall rules for the gateway ports", PLAN + "Firewall (ufw)"},
+    ),
+    "listeners on 0.0.0.0:18790 and 0.0.0.0:18791 (the browser port)": (
+        DETACHED.format("nc -lk 18791") + "; " + DETACHED.format("python3 -m http.server 18790 --bind 0.0.0.0")
+        + "; sleep 1",
+        {"listening :18790-18791 (browser)", PLAN + "Gateway ports: no other process listening beyond loopback"},
+    ),
+    "a listener on a CDP port": (
+        DETACHED.format("nc -lk 18850") + "; sleep 1",
+        {"listening :18800-18899 (CDP)", PLAN + "Gateway ports: no other process listening beyond loopback"},
+    ),
+    "a mode-644 copy of the secrets file in the state dir": (
+        f"cp {SECRETS} {HOME}/.openclaw/secrets.env.bak && chmod 644 {HOME}/.openclaw/secrets.env.bak",
+        {
+            f"copies of {SECRETS} under {HOME}",
+            f"owners and modes under {HOME}",
+            PLAN + f"openclaw-gateway: no stray copies of its secrets under {HOME}",
+            PLAN + "Home of openclaw: all openclaw's, closed to others",
+        },
+    ),
+    # Earlier ones.
     "secrets file mode 644": (
         f"chmod 644 {SECRETS}",
         {f"mode {SECRETS}", PLAN + "openclaw-gateway: secrets file"},

@@ -34,6 +34,9 @@ FACT_MODULES = (
     "application_firewall",
     "pf",
     "accounts",
+    "systemd_unit",
+    "file_tree",
+    "stray_secrets",
 )
 # Real-output files of the tools these facts read (netstat is not read: lsof covers macOS).
 REAL_OUTPUT_PREFIXES = (

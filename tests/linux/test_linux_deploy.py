@@ -171,7 +171,8 @@ def test_transcript_pruning_job_runs(deployed: Deployed) -> None:
     # What cron would run, as cron would run it: that user, the file's PATH, /bin/sh; an old archived
     # transcript must go, a fresh one stay.
     host.run(
-        "install -d -o openclaw -g openclaw -m 700 /home/openclaw/.openclaw/agents/main/sessions && cd /tmp && "
+        "install -d -o openclaw -g openclaw -m 700 /home/openclaw/.openclaw/agents /home/openclaw/.openclaw/agents/main"
+        " /home/openclaw/.openclaw/agents/main/sessions && cd /tmp && umask 077 && "
         "runuser -u openclaw -- touch -d '40 days ago' /home/openclaw/.openclaw/agents/main/sessions/old.jsonl && "
         "runuser -u openclaw -- touch /home/openclaw/.openclaw/agents/main/sessions/new.jsonl"
     )

@@ -38,11 +38,13 @@ def _process(host: SandboxHost, unit: str) -> tuple[list[str], list[str], str]:
 
 
 def _old_and_new_transcripts(host: SandboxHost, state_dir: str, user: str) -> str:
-    """An archived transcript older than 30 days and a fresh one; returns the sessions dir."""
+    """An archived transcript older than 30 days and a fresh one, private as the gateway (UMask=0077) writes
+    them; returns the sessions dir."""
     sessions = f"{state_dir}/agents/main/sessions"
     host.run(
-        f"install -d -o {user} -g {user} -m 700 {shell_word(state_dir + '/agents')} {shell_word(sessions)} && "
-        f"runuser -u {user} -- touch -d '40 days ago' {shell_word(sessions + '/old.jsonl')} && "
+        f"install -d -o {user} -g {user} -m 700 {shell_word(state_dir + '/agents')} "
+        f"{shell_word(state_dir + '/agents/main')} {shell_word(sessions)} && "
+        f"umask 077 && runuser -u {user} -- touch -d '40 days ago' {shell_word(sessions + '/old.jsonl')} && "
         f"runuser -u {user} -- touch {shell_word(sessions + '/new.jsonl')}"
     )
     return sessions
