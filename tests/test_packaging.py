@@ -44,3 +44,7 @@ def test_wheel_contains_every_source_file(tmp_path: Path) -> None:
     # What users do not import stays out: the test-host harness; and the package says it is typed.
     assert not [name for name in shipped if name.startswith("sandbox_hosts/") or "/sandbox/" in name]
     assert "openclaw_infra/py.typed" in shipped
+    # The host suite's options and parametrization reach an operator's pytest through this plugin entry point.
+    (entry_points,) = [name for name in shipped if name.endswith(".dist-info/entry_points.txt")]
+    declared = zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "[pytest11]\nopenclaw-host-suite = openclaw_infra.host_suite.plugin" in declared

@@ -7,6 +7,7 @@ against it: verification, idempotency, firewall, secrets, a port change.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 import os
 import shlex
@@ -14,17 +15,22 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from testinfra.host import Host
 
+from openclaw_infra.operations.service_account import NOLOGIN
 from sandbox_hosts import SandboxHost
 from tests.conftest import SandboxFactory
 from tests.helpers import VERIFIED, fact_json, run_pyinfra
 from tests.linux.canary import ProcessListWatcher, assert_secret_kept
+from tests.testinfra_hosts import as_testinfra_host, write_ssh_config
 
 pytestmark = pytest.mark.sandbox
 
 DEPLOY = "deploys/linux_vm.py"
 CANARY = "canary-7f3e9c1d-do-not-leak-4b2a"
 SERVICE = "openclaw-gateway"
+PORT = 18789
+LOGS = "/home/openclaw/.openclaw/logs"
 CANARY_ENV = {"CANARY_GATEWAY_TOKEN": CANARY}
 CANARY_DATA = ["--data", 'openclaw_secrets={"OPENCLAW_GATEWAY_TOKEN": {"env": "CANARY_GATEWAY_TOKEN"}}']
 
@@ -57,26 +63,51 @@ def deployed(sandbox_factory: SandboxFactory) -> Iterator[Deployed]:
         sandbox_factory.release(host)
 
 
-def test_fresh_deploy_is_verified(deployed: Deployed) -> None:
+@pytest.fixture(scope="module")
+def testinfra_host(deployed: Deployed, tmp_path_factory: pytest.TempPathFactory) -> Host:
+    """The deployed host as testinfra reaches it (paramiko over its SSH login), for assertions on its files,
+    service, sockets and users."""
+    ssh_config = write_ssh_config([deployed.host], tmp_path_factory.mktemp("ssh") / "config")
+    return as_testinfra_host(deployed.host, ssh_config)
+
+
+def listening_on(testinfra_host: Host, port: int) -> list[str]:
+    """Every TCP/UDP socket listening on ``port``, as testinfra names them (``tcp://127.0.0.1:18789``)."""
+    sockets = testinfra_host.socket.get_listening_sockets()
+    return [socket for socket in sockets if not socket.startswith("unix:") and socket.rsplit(":", 1)[1] == str(port)]
+
+
+def is_loopback(socket: str) -> bool:
+    address = socket.split("://", 1)[1].rsplit(":", 1)[0].split("%", 1)[0]
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:  # "*": every address
+        return False
+
+
+def test_fresh_deploy_is_verified(deployed: Deployed, testinfra_host: Host) -> None:
     host, output = deployed.host, deployed.output
     assert VERIFIED in output
-    assert host.run(f"systemctl is-active {SERVICE}").stdout.strip() == "active"
-    assert host.run(f"systemctl is-enabled {SERVICE}").stdout.strip() == "enabled"
-    health = json.loads(host.run("curl -sS http://127.0.0.1:18789/health").stdout)
+    service = testinfra_host.service(SERVICE)
+    assert service.is_running and service.is_enabled
+    health = json.loads(host.run(f"curl -sS http://127.0.0.1:{PORT}/health").stdout)
     assert health["ok"] is True
-    listeners = [socket for socket in fact_json(host, "ports.ListeningPorts") if socket["port"] == 18789]
-    assert listeners and all(socket["loopback"] for socket in listeners), listeners
-    modes = host.run(
-        "stat -c '%U:%G %a %n' /home/openclaw /home/openclaw/.openclaw /home/openclaw/.openclaw/openclaw.json "
-        "/etc/openclaw /etc/openclaw/secrets.env"
-    ).stdout.splitlines()
-    assert modes == [
-        "openclaw:openclaw 700 /home/openclaw",
-        "openclaw:openclaw 700 /home/openclaw/.openclaw",
-        "openclaw:openclaw 600 /home/openclaw/.openclaw/openclaw.json",
-        "root:root 700 /etc/openclaw",
-        "root:root 600 /etc/openclaw/secrets.env",
-    ]
+    # Read with testinfra's own ss parsing, not the ListeningPorts fact the deploy's verification itself uses.
+    listeners = listening_on(testinfra_host, PORT)
+    assert listeners and all(is_loopback(socket) for socket in listeners), listeners
+    owners_and_modes = {
+        "/home/openclaw": ("openclaw", "openclaw", 0o700),
+        "/home/openclaw/.openclaw": ("openclaw", "openclaw", 0o700),
+        "/home/openclaw/.openclaw/openclaw.json": ("openclaw", "openclaw", 0o600),
+        "/etc/openclaw": ("root", "root", 0o700),
+        "/etc/openclaw/secrets.env": ("root", "root", 0o600),
+    }
+    found = {path: testinfra_host.file(path) for path in owners_and_modes}
+    assert {path: (file.user, file.group, file.mode) for path, file in found.items()} == owners_and_modes
+    account = testinfra_host.user("openclaw")
+    assert (account.home, account.shell) == ("/home/openclaw", NOLOGIN)
+    assert account.password.startswith(("!", "*")), "the service user must have no usable password"
+    assert "docker" in account.groups  # the Docker sandbox is on by default
     assert host.run("/opt/node/bin/node --version").stdout.strip() == "v24.21.0"
     assert (
         "2026.9.6"
@@ -105,7 +136,7 @@ def planned_changes(host: SandboxHost, *args: str) -> list[str]:
     return [op["name"] for op in plan["plan"] if op.get("hosts_with_change")]
 
 
-def test_second_run_changes_nothing(deployed: Deployed) -> None:
+def test_second_run_changes_nothing(deployed: Deployed, testinfra_host: Host) -> None:
     host = deployed.host
     before = invocation_id(host)
     assert planned_changes(host) == []
@@ -114,7 +145,7 @@ def test_second_run_changes_nothing(deployed: Deployed) -> None:
     assert planned_changes(host) == ["OpenClaw gateway (Linux, systemd) | openclaw-gateway: log rotation"]
     # A real run repairs it without restarting the gateway, and the next plan is clean again.
     deploy(host)
-    assert host.run("stat -c %a /etc/logrotate.d/openclaw-gateway").stdout.strip() == "644"
+    assert testinfra_host.file("/etc/logrotate.d/openclaw-gateway").mode == 0o644
     assert invocation_id(host) == before
     assert planned_changes(host) == []
 
@@ -133,7 +164,7 @@ def test_canary_secret_never_leaks(deployed: Deployed) -> None:
     )
 
 
-def test_port_change_restarts_once_and_health_follows(deployed: Deployed) -> None:
+def test_port_change_restarts_once_and_health_follows(deployed: Deployed, testinfra_host: Host) -> None:
     host = deployed.host
     host.run("journalctl --rotate >/dev/null 2>&1; true")
     since = host.run("date '+%Y-%m-%d %H:%M:%S'").stdout.strip()
@@ -143,7 +174,7 @@ def test_port_change_restarts_once_and_health_follows(deployed: Deployed) -> Non
     starts = host.run(f"journalctl -u {SERVICE} --since '{since}' -o cat | grep -c '^Started ' || true").stdout
     assert starts.strip() == "1", starts
     assert json.loads(host.run("curl -sS http://127.0.0.1:18889/health").stdout)["ok"] is True
-    assert host.run("curl -sS http://127.0.0.1:18789/health", check=False).returncode != 0
+    assert listening_on(testinfra_host, PORT) == []
     # and back, so the module's host ends as it began
     before = invocation_id(host)
     deploy(host)
@@ -151,19 +182,20 @@ def test_port_change_restarts_once_and_health_follows(deployed: Deployed) -> Non
     assert os.environ.get("CANARY_GATEWAY_TOKEN") is None  # the canary only ever lived in the child's env
 
 
-def test_log_rotation_rotates_as_the_service_user(deployed: Deployed) -> None:
-    host = deployed.host
-    host.run("logrotate --force /etc/logrotate.d/openclaw-gateway")
-    rotated = host.run("stat -c '%U %a %n' /home/openclaw/.openclaw/logs/gateway.log*").stdout.splitlines()
-    assert "openclaw 600 /home/openclaw/.openclaw/logs/gateway.log" in rotated
-    assert any(line.startswith("openclaw 600 /home/openclaw/.openclaw/logs/gateway.log.1") for line in rotated), rotated
+def test_log_rotation_rotates_as_the_service_user(deployed: Deployed, testinfra_host: Host) -> None:
+    deployed.host.run("logrotate --force /etc/logrotate.d/openclaw-gateway")
+    rotated = [name for name in testinfra_host.file(LOGS).listdir() if name.startswith("gateway.log.1")]
+    assert rotated
+    for name in ["gateway.log", *rotated]:
+        log = testinfra_host.file(f"{LOGS}/{name}")
+        assert (name, log.user, log.mode) == (name, "openclaw", 0o600)
 
 
-def test_transcript_pruning_job_runs(deployed: Deployed) -> None:
+def test_transcript_pruning_job_runs(deployed: Deployed, testinfra_host: Host) -> None:
     host = deployed.host
     cron_line = next(
         line
-        for line in host.run("cat /etc/cron.d/openclaw-gateway").stdout.splitlines()
+        for line in testinfra_host.file("/etc/cron.d/openclaw-gateway").content_string.splitlines()
         if line and not line.startswith(("#", "SHELL=", "PATH="))
     )
     fields = cron_line.split(None, 6)
@@ -181,5 +213,4 @@ def test_transcript_pruning_job_runs(deployed: Deployed) -> None:
         f"cd / && runuser -u openclaw -- env PATH=/opt/node/bin:/usr/bin:/bin sh -c {shlex.quote(command)}"
     )
     assert result.returncode == 0
-    remaining = host.run("ls /home/openclaw/.openclaw/agents/main/sessions").stdout.split()
-    assert remaining == ["new.jsonl"]
+    assert testinfra_host.file("/home/openclaw/.openclaw/agents/main/sessions").listdir() == ["new.jsonl"]
