@@ -14,6 +14,9 @@ from pyinfra.connectors.ssh import SSHConnector
 from pyinfra.context import ctx_host, ctx_state
 
 from openclaw_infra.deploy_context import require_deploy
+
+# Imports pyinfra_cli, which gevent-patches this process: at collection, before any SSH thread runs, as the CLI does.
+from openclaw_infra.drift.run import connect_host
 from openclaw_infra.ssh_tuning import set_tcp_nodelay
 from sandbox_hosts import SandboxHost
 
@@ -71,6 +74,18 @@ def test_every_deploy_turns_nagle_off_on_its_connected_hosts(connected: Host) ->
     with ctx_state.use(connected.state), ctx_host.use(connected):
         require_deploy("deploys/linux_vm.py")
     assert nodelay(connected) != 0
+
+
+@pytest.mark.sandbox
+def test_a_drift_run_connects_with_nagle_off(shared_sandbox_host: SandboxHost) -> None:
+    host = pyinfra_host(shared_sandbox_host.name, shared_sandbox_host.pyinfra_data())
+    connect_host(host)
+    try:
+        assert nodelay(host) != 0
+    finally:
+        host.disconnect()
+        assert isinstance(host.connector, SSHConnector) and host.connector.client is not None
+        host.connector.client.close()
 
 
 def test_hosts_without_a_tcp_socket_of_their_own_are_left_alone() -> None:
