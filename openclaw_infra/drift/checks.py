@@ -8,8 +8,6 @@ listeners, modes, firewall, versions). ``openclaw_infra.drift.run`` reads both i
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
-from typing import Any
 
 from openclaw_infra.expected_state import Check
 
@@ -37,14 +35,6 @@ def fact_failures(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if any(marker in line for marker in FACT_FAILURE_MARKERS)]
 
 
-def plan_checks(plan: Iterable[Mapping[str, Any]], host_name: str) -> list[Check]:
-    """One check per operation of a ``--dry --json`` plan that would change the host.
-
-    Operations that change only when another one did (``hosts_with_conditional_change``: a restart on change) are
-    left out: the operation they depend on is the drift.
-    """
-    return [
-        Check(check=f"plan: {operation['name']}", expected="no change", found="would change")
-        for operation in plan
-        if host_name in operation["hosts_with_change"]
-    ]
+def plan_check(operation_name: str) -> Check:
+    """An operation of the deploys' dry-run plan that would change the host: drift."""
+    return Check(check=f"plan: {operation_name}", expected="no change", found="would change")

@@ -16,7 +16,7 @@ import os
 import re
 import sys
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -34,7 +34,7 @@ from pyinfra_cli.inventory import make_inventory
 from pyinfra_cli.prints import build_plan_json
 from pyinfra_cli.util import exec_file
 
-from openclaw_infra.drift.checks import HEALTH_WAIT_SECONDS, HostResult, plan_checks
+from openclaw_infra.drift.checks import HEALTH_WAIT_SECONDS, HostResult, plan_check
 from openclaw_infra.expected_state import Check, ExpectedState, as_printed
 from openclaw_infra.host_settings import HostSettings, settings_for_hosts
 from openclaw_infra.ssh_tuning import set_tcp_nodelay
@@ -192,6 +192,35 @@ def _plan(state: State, hosts: list[Host], deploys: Sequence[str], cwd: Path, er
     return failed
 
 
+def _plan_checks(state: State, plan: Sequence[Mapping[str, Any]], host: Host) -> list[Check]:
+    """One check per operation of the plan (as ``--dry --json`` prints it) that would change ``host``.
+
+    Operations that change only when another one did (``hosts_with_conditional_change``: a restart on change) are
+    left out: the operation they depend on is the drift.
+    """
+    return [
+        plan_check(_own_name(state, host, operation))
+        for operation in plan
+        if host.name in operation["hosts_with_change"]
+    ]
+
+
+def _own_name(state: State, host: Host, operation: Mapping[str, Any]) -> str:
+    """The operation's name in ``host``'s own plan.
+
+    Planned together, the hosts' operations at one place in a deploy share one entry holding every host's names,
+    and ``--json`` prints any one of them (another host's "Node 24.21.0", another gateway profile's unit): a host's
+    own is the one its ``name`` argument made, under the deploy's name.
+    """
+    given = state.get_op_data_for_host(host, operation["op_hash"]).global_arguments.get("name")
+    own = [
+        name
+        for name in state.op_meta[operation["op_hash"]].names
+        if given and (name == given or name.endswith(f" | {given}"))
+    ]
+    return own[0] if len(own) == 1 else str(operation["name"])
+
+
 def _expected_state_checks(state: State, host: Host, host_settings: HostSettings) -> list[Check]:
     expected = ExpectedState(host_settings, HEALTH_WAIT_SECONDS)
     values = {}
@@ -270,7 +299,7 @@ def _check_hosts(
     return [
         HostResult(host.name, error=unchecked[host])
         if host in unchecked
-        else HostResult(host.name, tuple(plan_checks(plan, host.name) + read[host]))
+        else HostResult(host.name, tuple(_plan_checks(state, plan, host) + read[host]))
         for host in hosts
     ]
 

@@ -171,6 +171,50 @@ def test_a_host_whose_fact_fails_is_unchecked_and_the_other_is_checked(
     assert entry["error"] == "could not load fact: openclaw_infra.facts.ports.ListeningPorts: ss: broken for this test"
 
 
+PROFILES_INVENTORY = """\
+# Sandbox hosts whose plans name the same operations differently: a gateway profile of its own on each.
+from openclaw_infra.inventory import checked_hosts
+from sandbox_hosts import get_host, mirror_service
+
+hosts = checked_hosts([
+    (name, {
+        **get_host(name).pyinfra_data(),
+        "openclaw_isolation": "linux-vm",
+        "openclaw_node": {"tarball_base_url": mirror_service.BASE_URL},
+        "openclaw_secrets": {"OPENCLAW_GATEWAY_TOKEN": {"env": "CANARY_GATEWAY_TOKEN"}},
+        "openclaw_gateways": [{"profile": profile}],
+    })
+    for name, profile in %r
+])
+"""
+
+
+def test_each_host_is_named_its_own_operations(sandbox_factory: SandboxFactory, tmp_path: Path) -> None:
+    """Planned in one run, the same deploy line is one pyinfra operation for both hosts, holding both hosts' names;
+    each host's drift names its own (pyinfra's --json alone prints one of them for both)."""
+    plain, work = sandbox_factory.boot(2)
+    inventory = tmp_path / "profiles.py"
+    inventory.write_text(PROFILES_INVENTORY % [(plain.name, None), (work.name, "work")])
+    try:
+        result = subprocess.run(
+            [DRIFT, "drift", str(inventory), DEPLOY, "--json"],
+            capture_output=True, text=True, cwd=PROJECT_ROOT, env={**os.environ, **CANARY_ENV}, timeout=600,
+            check=False,
+        )  # fmt: skip
+    finally:
+        sandbox_factory.release(plain, work)
+    assert result.returncode == 1, result.stdout + result.stderr
+    plans = {
+        entry["host"]: [check["check"] for check in entry["checks"] if check["check"].startswith("plan: ")]
+        for entry in json.loads(result.stdout)["hosts"]
+    }
+    # Nothing is deployed: every gateway operation would change both hosts.
+    assert PLAN + "openclaw-gateway: openclaw.json" in plans[plain.name]
+    assert PLAN + "openclaw-gateway-work: openclaw.json" in plans[work.name]
+    assert [check for check in plans[plain.name] if "openclaw-gateway-work" in check] == []
+    assert [check for check in plans[work.name] if "openclaw-gateway:" in check] == []
+
+
 def test_a_drift_run_sends_each_remote_command_once(
     deployed_host: SandboxHost, monkeypatch: pytest.MonkeyPatch
 ) -> None:
