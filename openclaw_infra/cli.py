@@ -9,6 +9,9 @@ import argparse
 import sys
 from pathlib import Path
 
+# Drift runs pyinfra in this process: pyinfra's CLI package monkey-patches it for gevent when imported, which must
+# happen before anything imports paramiko (pyinfra's own console script imports it first too).
+import pyinfra_cli  # noqa: F401
 from pyinfra.api.exceptions import PyinfraError
 from pyinfra_cli.exceptions import UnexpectedExternalError
 

@@ -9,6 +9,7 @@ from pyinfra.context import ctx_state, host
 
 from openclaw_infra.host_settings import HostSettings, SettingsError, settings_for_hosts
 from openclaw_infra.isolation import refusal
+from openclaw_infra.ssh_tuning import set_tcp_nodelay_on_connected
 
 _validated: weakref.WeakKeyDictionary[Any, dict[str, HostSettings]] = weakref.WeakKeyDictionary()
 _deploys_checked: weakref.WeakKeyDictionary[Any, set[tuple[str, ...]]] = weakref.WeakKeyDictionary()
@@ -21,6 +22,9 @@ def inventory_settings(current_state: Any) -> dict[str, HostSettings]:
     being planned, so no host is changed.
     """
     if current_state not in _validated:
+        # The first thing every deploy of this project does, once pyinfra has connected its hosts: every remote
+        # command after this one is ~45 ms faster (see ssh_tuning).
+        set_tcp_nodelay_on_connected(current_state.inventory)
         _validated[current_state] = settings_for_hosts(
             (inventory_host.name, inventory_host.data.dict()) for inventory_host in current_state.inventory
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import posixpath
@@ -10,9 +11,14 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pyinfra.api.command import StringCommand
+from pyinfra.connectors.ssh import SSHConnector
 
+# Imports pyinfra_cli, which gevent-patches this process: at collection, before any SSH thread runs, as the CLI does.
+from openclaw_infra.drift.run import check_inventory
 from sandbox_hosts import SandboxHost, mirror_service, network
 from tests.conftest import SandboxFactory
 from tests.helpers import PROJECT_ROOT, install_project, run_pyinfra
@@ -174,20 +180,112 @@ def test_each_drift_is_named_then_redeploy_clears_it(deployed_host: SandboxHost,
     assert code == 0, printed
 
 
+def unchecked_beside_a_clean_host(deployed_host: SandboxHost, other: SandboxHost) -> tuple[dict[str, Any], str]:
+    """Drift of a clean deployed host and ``other`` in one run, ``other`` unchecked: exit 2 and the clean host still
+    fully reported. Returns ``other``'s entry of the report and all text printed."""
+    code, report, printed = drift(deployed_host, other)
+    assert code == 2, printed
+    by_host = {entry["host"]: entry for entry in report["hosts"]}  # type: ignore[attr-defined]
+    assert by_host[deployed_host.name]["status"] == "ok"
+    assert len(by_host[deployed_host.name]["checks"]) >= 10
+    assert by_host[other.name]["status"] == "unchecked" and by_host[other.name]["checks"] == []
+    assert "Traceback" not in printed and CANARY not in printed
+    return by_host[other.name], printed
+
+
 def test_unreachable_host_does_not_hide_the_other(deployed_host: SandboxHost, sandbox_factory: SandboxFactory) -> None:
     (stopped,) = sandbox_factory.boot(1)
     veth = network.veth_name(stopped.name)
     subprocess.run(["ip", "link", "set", veth, "down"], check=True)
     try:
-        code, report, printed = drift(deployed_host, stopped)
+        entry, printed = unchecked_beside_a_clean_host(deployed_host, stopped)
     finally:
         sandbox_factory.release(stopped)
-    assert code == 2, printed
-    by_host = {entry["host"]: entry for entry in report["hosts"]}  # type: ignore[attr-defined]
-    assert by_host[deployed_host.name]["status"] == "ok"
-    assert len(by_host[deployed_host.name]["checks"]) >= 10
-    assert by_host[stopped.name]["status"] == "unchecked" and by_host[stopped.name]["error"]
+    assert entry["error"]
     assert f"{stopped.name}  could not be checked" in printed
+
+
+def test_a_host_whose_fact_fails_is_unchecked_and_the_other_is_checked(
+    deployed_host: SandboxHost, sandbox_factory: SandboxFactory
+) -> None:
+    (broken,) = sandbox_factory.boot(1)
+    try:
+        # ss answers only the expected state's ListeningPorts, never the plan: the failure is in the fact checks.
+        broken.run("printf '#!/bin/sh\\necho ss: broken for this test >&2\\nexit 1\\n' > /usr/local/bin/ss")
+        broken.run("chmod +x /usr/local/bin/ss")
+        entry, _ = unchecked_beside_a_clean_host(deployed_host, broken)
+    finally:
+        sandbox_factory.release(broken)
+    assert entry["error"] == "could not load fact: openclaw_infra.facts.ports.ListeningPorts: ss: broken for this test"
+
+
+PROFILES_INVENTORY = """\
+# Sandbox hosts whose plans name the same operations differently: a gateway profile of its own on each.
+from openclaw_infra.inventory import checked_hosts
+from sandbox_hosts import get_host, mirror_service
+
+hosts = checked_hosts([
+    (name, {
+        **get_host(name).pyinfra_data(),
+        "openclaw_isolation": "linux-vm",
+        "openclaw_node": {"tarball_base_url": mirror_service.BASE_URL},
+        "openclaw_secrets": {"OPENCLAW_GATEWAY_TOKEN": {"env": "CANARY_GATEWAY_TOKEN"}},
+        "openclaw_gateways": [{"profile": profile}],
+    })
+    for name, profile in %r
+])
+"""
+
+
+def test_each_host_is_named_its_own_operations(sandbox_factory: SandboxFactory, tmp_path: Path) -> None:
+    """Planned in one run, the same deploy line is one pyinfra operation for both hosts, holding both hosts' names;
+    each host's drift names its own (pyinfra's --json alone prints one of them for both)."""
+    plain, work = sandbox_factory.boot(2)
+    inventory = tmp_path / "profiles.py"
+    inventory.write_text(PROFILES_INVENTORY % [(plain.name, None), (work.name, "work")])
+    try:
+        result = subprocess.run(
+            [DRIFT, "drift", str(inventory), DEPLOY, "--json"],
+            capture_output=True, text=True, cwd=PROJECT_ROOT, env={**os.environ, **CANARY_ENV}, timeout=600,
+            check=False,
+        )  # fmt: skip
+    finally:
+        sandbox_factory.release(plain, work)
+    assert result.returncode == 1, result.stdout + result.stderr
+    plans = {
+        entry["host"]: [check["check"] for check in entry["checks"] if check["check"].startswith("plan: ")]
+        for entry in json.loads(result.stdout)["hosts"]
+    }
+    # Nothing is deployed: every gateway operation would change both hosts.
+    assert PLAN + "openclaw-gateway: openclaw.json" in plans[plain.name]
+    assert PLAN + "openclaw-gateway-work: openclaw.json" in plans[work.name]
+    assert [check for check in plans[plain.name] if "openclaw-gateway-work" in check] == []
+    assert [check for check in plans[work.name] if "openclaw-gateway:" in check] == []
+
+
+def test_a_drift_run_sends_each_remote_command_once(
+    deployed_host: SandboxHost, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One run for the plan and the expected state: what the plan already asked (modes, versions, ufw, the docker
+    group) is not asked again; pyinfra 3 alone would (it keeps no fact cache)."""
+    sent: list[tuple[str, str]] = []
+    run_shell_command = SSHConnector.run_shell_command
+
+    def counted(connector: SSHConnector, command: StringCommand, *args: Any, **kwargs: Any) -> Any:
+        sent.append((connector.host.name, command.get_raw_value() if isinstance(command, StringCommand) else command))
+        return run_shell_command(connector, command, *args, **kwargs)
+
+    monkeypatch.setattr(SSHConnector, "run_shell_command", counted)
+    monkeypatch.setenv("OPENCLAW_SANDBOX_HOSTS", deployed_host.name)
+    monkeypatch.setenv("OPENCLAW_SANDBOX_SECRETS", CANARY_SECRETS)
+    for name, value in CANARY_ENV.items():
+        monkeypatch.setenv(name, value)
+    (result,) = check_inventory(str(PROJECT_ROOT / "inventories/sandbox.py"), [DEPLOY], PROJECT_ROOT)
+    assert result.status == "ok", result
+    repeated = [command for command, count in collections.Counter(sent).items() if count > 1]
+    assert not repeated
+    # The expected state's facts the plan did not read: the gateway's health and what listens.
+    assert any("curl" in command for _, command in sent) and any("ss -H" in command for _, command in sent)
 
 
 ON_HOST = "/opt/openclaw-infra"
