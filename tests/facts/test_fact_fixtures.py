@@ -34,6 +34,8 @@ FACT_MODULES = (
     "application_firewall",
     "pf",
     "accounts",
+    "gateway_health",
+    "batch",
 )
 # Real-output files of the tools these facts read (netstat is not read: lsof covers macOS).
 REAL_OUTPUT_PREFIXES = (
