@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from sandbox_hosts import config, image, mirror_service, network
+from sandbox_hosts import cgroups, config, image, mirror_service, network
 
 HOST_NAME = re.compile(r"^[a-z][a-z0-9-]{0,9}$")
 SSH_KEY_NAME = "id_ed25519"
@@ -395,7 +395,7 @@ def up(name: str, owner_pid: int = 0, login: Login = "root") -> SandboxHost:
         network.create(name, index)
         with (directory / "console.log").open("w") as console:
             process = subprocess.Popen(
-                _nspawn_command(name, directory),
+                cgroups.started_in(cgroups.create(name), _nspawn_command(name, directory)),
                 stdin=subprocess.DEVNULL,
                 stdout=console,
                 stderr=subprocess.STDOUT,
@@ -461,6 +461,7 @@ def _cleanup(name: str, directory: Path) -> None:
         if result.returncode != 0:
             subprocess.run(["umount", "-l", str(root)], check=False)
     network.destroy(name)
+    cgroups.remove(name)
     shutil.rmtree(directory, ignore_errors=True)
 
 
