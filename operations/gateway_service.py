@@ -9,9 +9,11 @@ from io import StringIO
 from pyinfra.api.command import PyinfraCommand, StringCommand
 from pyinfra.api.exceptions import OperationValueError
 from pyinfra.api.operation import operation
+from pyinfra.context import host
 from pyinfra.operations import files
 
 from openclaw_infra.gateway_paths import GatewayPaths
+from openclaw_infra.operations.file_ownership import file_is_current
 from openclaw_infra.rendering import render
 from openclaw_infra.settings import Gateway, Settings
 
@@ -52,6 +54,9 @@ def systemd_unit(path: str, content: str) -> Generator[PyinfraCommand, None, Non
     """
     if not (posixpath.isabs(path) and path.endswith(".service")):
         raise OperationValueError(f"{path!r} is not the absolute path of a .service unit")
+    if file_is_current(path, content, "root", "root", 644):
+        host.noop(f"{path} is up to date")
+        return
     upload = list(files.put._inner(src=StringIO(content), dest=path, user="root", group="root", mode="644"))
     yield from upload
     if upload:
