@@ -1,14 +1,21 @@
 """Several facts read with one remote command: each costs a round trip over SSH, and a no-op deploy is mostly
 fact reads.
 
-``read_facts(File, {"path": p}, Sha256File, {"path": p})``-style callers get the same values the facts would
-return one by one: each fact's own command runs (in a subshell, in order), and its output goes through its own
-``process``, or its ``default`` where pyinfra would return that (no output, or the binary it requires absent).
+``read_facts((File, {"path": p}), (Sha256File, {"path": p}))`` gives the values the facts would return one by one:
+each fact's own command runs (in a subshell, in order), and its output goes through its own ``process``, or its
+``default`` where pyinfra would return that (no output, or the binary it requires absent).
+
+What ``read_facts`` read is remembered for the run while no operation has run a command on the host since (pyinfra
+3.10 caches no facts): ``reuse=True`` takes those values instead of reading again. The deploy's verification
+uses it, so after a run that changed nothing it reads only what no operation read before it (health, listening
+sockets, unit state). Values read while a deploy is planned are never carried into its execution.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import weakref
 from collections.abc import Mapping, Sequence
 from importlib import import_module
 from typing import Any
@@ -16,7 +23,7 @@ from typing import Any
 from pyinfra.api.command import StringCommand
 from pyinfra.api.exceptions import FactProcessError, OperationError
 from pyinfra.api.facts import FactBase
-from pyinfra.context import host
+from pyinfra.context import ctx_host, ctx_state, host
 from typing_extensions import override
 
 from openclaw_infra.quoting import quoted
@@ -117,12 +124,49 @@ class FactBatch(FactBase[list[tuple[str, Any]]]):
         return values
 
 
-def read_facts(*requests: FactAndArguments) -> list[Any]:
-    """The values of ``requests`` (fact class, keyword arguments) for the current host, read in one command."""
-    names = [fact_name(fact) for fact, _ in requests]
-    batch = [[name, dict(kwargs)] for name, (_, kwargs) in zip(names, requests, strict=True)]
-    values = host.get_fact(FactBatch, facts=batch)
+# Per pyinfra state, per host: (fact name, arguments) -> (epoch it was read in, value).
+_remembered: weakref.WeakKeyDictionary[Any, dict[str, dict[tuple[str, str], tuple[tuple[bool, int], Any]]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _epoch() -> tuple[bool, int] | None:
+    """What a remembered value is valid for: the phase (planning or executing) and how many of the host's
+    operations have run commands so far. ``None`` where there is no real run to remember for (operation tests)."""
+    current_state, current_host = ctx_state.get(), ctx_host.get()  # type: ignore[no-untyped-call]
+    operations = getattr(current_state, "ops", None)
+    if not isinstance(operations, dict) or current_host not in operations:
+        return None
+    changed = sum(1 for data in operations[current_host].values() if data.operation_meta.executed)
+    return bool(current_state.is_executing), changed
+
+
+def read_facts(*requests: FactAndArguments, reuse: bool = False) -> list[Any]:
+    """The values of ``requests`` (fact class, keyword arguments) for the current host, read in one command;
+    with ``reuse``, values this run read while nothing has changed the host since are taken as they are."""
+    epoch = _epoch()
+    memory = None
+    if epoch is not None:
+        memory = _remembered.setdefault(ctx_state.get(), {}).setdefault(host.name, {})  # type: ignore[no-untyped-call]
+    keys = [(fact_name(fact), json.dumps(kwargs, sort_keys=True, default=str)) for fact, kwargs in requests]
+    values: list[Any] = [None] * len(requests)
+    wanted = []
+    for index, key in enumerate(keys):
+        found = memory.get(key) if memory is not None and reuse else None
+        if found is not None and found[0] == epoch:
+            values[index] = found[1]
+        else:
+            wanted.append(index)
+    if not wanted:
+        return values
+    names = [keys[index][0] for index in wanted]
+    batch = [[keys[index][0], dict(requests[index][1])] for index in wanted]
+    answered = host.get_fact(FactBatch, facts=batch)
     # Empty: pyinfra could not read the batch (it has said why and failed the host).
-    if [name for name, _ in values] != names:
+    if [name for name, _ in answered] != names:
         raise OperationError(f"could not read the facts {', '.join(names)}")
-    return [value for _, value in values]
+    for index, (_, value) in zip(wanted, answered, strict=True):
+        values[index] = value
+        if memory is not None and epoch is not None:
+            memory[keys[index]] = (epoch, value)
+    return values

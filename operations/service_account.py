@@ -74,7 +74,7 @@ def docker_group(members: list[str]) -> Generator[StringCommand, None, None]:
     if not members:
         raise OperationValueError("members is empty: with no gateway needing Docker, leave the group alone")
     # None: no docker group yet, on a fresh host where this deploy installs Docker in an earlier step.
-    present = host.get_fact(GroupMembers, group=DOCKER_GROUP)
+    (present,) = read_facts((GroupMembers, {"group": DOCKER_GROUP}))  # remembered for the verification
     wanted = sorted(set(members))
     if present == wanted:
         host.noop(f"docker group holds only {', '.join(wanted)}")

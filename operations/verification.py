@@ -63,7 +63,8 @@ def host_verified(
     Fail unless the host passes every check of its expected state (``openclaw_infra.expected_state``, the same
     checks the drift command runs): each gateway's service active and ``/health`` answering ``{"ok": true}``,
     its port listened on by loopback only, modes of state dir, config and secrets as set, the secrets'
-    checksum, the pinned Node and OpenClaw, the firewall. Changes nothing. Every fact is read in one command.
+    checksum, the pinned Node and OpenClaw, the firewall. Changes nothing. Every fact is read in one command,
+    but for those the run's operations read while none has changed the host since (``read_facts(reuse=True)``).
 
     The health wait follows each gateway (``GatewayHealthCheck`` with its unit): it ends as soon as the unit
     failed or restarted, and lasts beyond ``health_wait_seconds`` while the gateway is still starting (active,
@@ -84,7 +85,10 @@ def host_verified(
     expected = ExpectedState(host_settings, health_wait_seconds)
     units = {gateway.port: GatewayPaths(settings, gateway).unit_name for gateway in settings.gateways}
     requests = expected.requests()
-    found = read_facts(*(_following_the_gateway(request, units, health_max_wait_seconds) for request in requests))
+    # What the operations of this run read, while none has changed the host since, is not read again.
+    found = read_facts(
+        *(_following_the_gateway(request, units, health_max_wait_seconds) for request in requests), reuse=True
+    )
     values = {request: as_printed(value) for request, value in zip(requests, found, strict=True)}
     failing = [check for check in expected.checks(values) if not check.ok]
     if failing:
