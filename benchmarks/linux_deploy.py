@@ -132,12 +132,16 @@ def median_of(repeat: int, measure: Callable[[], float]) -> float:
     return float(statistics.median(measure() for _ in range(repeat)))
 
 
-def failed_hosts(run: Run, hosts: Sequence[SandboxHost]) -> list[str]:
+def failures(run: Run, hosts: Sequence[SandboxHost]) -> dict[str, str]:
+    """Each failed host and pyinfra's first error line about it ("[name] …failed…" / "[name] Error: …")."""
     if run.exit_code == 0:
-        return []
-    # pyinfra names a failed host in its error lines ("[name] Error: …", "… on name").
-    failed = [host.name for host in hosts if re.search(rf"\[{re.escape(host.name)}\].*(Error|error)", run.output)]
-    return failed or [host.name for host in hosts]
+        return {}
+    found = {}
+    for host in hosts:
+        said = re.findall(rf"\[{re.escape(host.name)}\] (.*(?:failed|Error|error).*)", run.output)
+        if said:
+            found[host.name] = said[0].strip()
+    return found or {host.name: f"pyinfra exited {run.exit_code}" for host in hosts}
 
 
 def ratio_line(label: str, seconds: float, floor_label: str, floor: float, goal: float, commands: str) -> str:
@@ -180,7 +184,7 @@ def main() -> None:
 
         booted += sandbox.up_many(many, owner_pid=os.getpid())
         parallel_fresh = deploy(booted)
-        failed = failed_hosts(parallel_fresh, booted)
+        failed = failures(parallel_fresh, booted)
         converged = [name for name in many if name not in failed]
         parallel_noop = statistics.median(deploy(booted).seconds for _ in range(args.repeat)) if not failed else None
 
@@ -212,7 +216,9 @@ def main() -> None:
                 f"install operations {fresh.operation_seconds(install=True):.1f} s, the rest {rest:.1f} s",
             ),
             f"fresh converge, {len(many)} hosts in parallel    {parallel_fresh.seconds:7.2f} s | "
-            f"{len(converged)}/{len(many)} converged{' (failed: ' + ', '.join(failed) + ')' if failed else ''}",
+            f"{len(converged)}/{len(many)} converged | remote commands per host "
+            f"{sorted({parallel_fresh.commands(host.name) for host in booted})}",
+            *(f"    {name}: {reason[:300]}" for name, reason in failed.items()),
         ]
     finally:
         for leftover in booted:
