@@ -81,3 +81,40 @@ class GroupMembers(FactBase[list[str] | None]):
         if len(lines) != 1 or len(fields) != GROUP_FIELDS or not fields[2].isdigit():
             raise unreadable("getent group", "\n".join(lines), "want one name:x:gid:members line")
         return sorted(member for member in fields[3].split(",") if member)
+
+
+@dataclasses.dataclass(frozen=True)
+class Groups(JsonRecord):
+    primary: str
+    # Sorted; the primary group only when the user is also listed in it.
+    supplementary: tuple[str, ...]
+
+
+class UserGroups(FactBase[Groups | None]):
+    """
+    The groups ``user`` is in (as ``id`` resolves them through NSS), or ``None`` when there is no such user. The
+    one-user answer of what pyinfra's ``server.Users`` reads for every account on the host.
+
+    Runs ``id -gn -- <user> && id -Gn -- <user> || true``.
+
+    .. code:: python
+
+        {"primary": "openclaw", "supplementary": ["docker"]}
+    """
+
+    @override
+    def command(self, user: str) -> StringCommand:
+        return StringCommand("id -gn --", quoted(user), "2>/dev/null && id -Gn --", quoted(user), "|| true")
+
+    @override
+    def process(self, output: list[str]) -> Groups | None:
+        lines = meaningful_lines(output)
+        if not lines:
+            return None
+        if len(lines) != 2 or len(lines[0].split()) != 1 or lines[0] not in lines[1].split():
+            raise unreadable("id -gn / id -Gn", "\n".join(lines), "want the primary group, then all groups")
+        primary = lines[0]
+        # id -Gn lists the primary group first; it is supplementary too only if it is listed again.
+        names = lines[1].split()
+        names.remove(primary)
+        return Groups(primary=primary, supplementary=tuple(sorted(set(names))))

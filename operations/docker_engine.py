@@ -8,17 +8,31 @@ from pyinfra.api.command import StringCommand
 from pyinfra.api.exceptions import OperationError
 from pyinfra.api.operation import operation
 from pyinfra.context import host
+from pyinfra.facts.deb import DebPackages
+from pyinfra.facts.systemd import SystemdEnabled, SystemdStatus
 from pyinfra.operations import apt, systemd
 
+from openclaw_infra.facts.batch import read_facts
 from openclaw_infra.facts.docker_networks import DockerNetworks
 from openclaw_infra.quoting import quoted
+
+PACKAGE = "docker.io"
+SERVICE = "docker.service"
 
 
 @operation()
 def docker_engine() -> Generator[StringCommand, None, None]:
     """Debian's ``docker.io``, enabled and running."""
-    yield from apt.packages._inner(packages=["docker.io"], update=False)
-    yield from systemd.service._inner(service="docker.service", running=True, enabled=True)
+    # One command tells whether there is anything to do; apt.packages and systemd.service read these again
+    # (three commands) only when there is.
+    packages, running, enabled = read_facts(
+        (DebPackages, {}), (SystemdStatus, {"services": [SERVICE]}), (SystemdEnabled, {"services": [SERVICE]})
+    )
+    if PACKAGE in packages and running.get(SERVICE) and enabled.get(SERVICE):
+        host.noop(f"{PACKAGE} is installed, {SERVICE} running and enabled")
+        return
+    yield from apt.packages._inner(packages=[PACKAGE], update=False)
+    yield from systemd.service._inner(service=SERVICE, running=True, enabled=True)
 
 
 @operation()

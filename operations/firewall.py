@@ -10,6 +10,7 @@ from pyinfra.api.exceptions import OperationError, OperationValueError
 from pyinfra.api.operation import operation
 from pyinfra.context import host
 
+from openclaw_infra.facts.batch import read_facts
 from openclaw_infra.facts.ufw import UfwRule, UfwStatus
 from openclaw_infra.firewall_policy import exposing_rules
 from openclaw_infra.quoting import quoted
@@ -66,7 +67,7 @@ def ufw_firewall(
             allowed.append(ip_network(source, strict=False))
         except ValueError:
             raise OperationValueError(f"{source!r} is not an IP address or network") from None
-    status = host.get_fact(UfwStatus)
+    (status,) = read_facts((UfwStatus, {}))  # remembered: the verification need not run ufw again
     if status is None:
         raise OperationError("ufw is not installed; install it before configuring the firewall")
 

@@ -15,6 +15,7 @@ from pyinfra.api.operation import operation
 from pyinfra.context import host
 from pyinfra.facts.files import File, Sha256File
 
+from openclaw_infra.facts.batch import read_facts
 from openclaw_infra.operations.file_ownership import ownership_fixes
 from openclaw_infra.operations.private_upload import private_upload
 from openclaw_infra.quoting import quoted
@@ -83,8 +84,7 @@ def gateway_config(
     if not posixpath.isabs(path):
         raise OperationValueError(f"path {path!r} must be absolute")
     wanted_sha = hashlib.sha256(content.encode()).hexdigest()
-    present = host.get_fact(File, path=path)
-    present_sha = host.get_fact(Sha256File, path=path) if present else None
+    present, present_sha = read_facts((File, {"path": path}), (Sha256File, {"path": path}))
 
     if present and present_sha == wanted_sha:
         fixes = ownership_fixes(path, present, user, group, 600)

@@ -14,6 +14,7 @@ from pyinfra.operations import files
 
 from openclaw_infra.facts.systemd_unit import SystemdUnitState
 from openclaw_infra.gateway_paths import GatewayPaths
+from openclaw_infra.operations.file_ownership import file_is_current
 from openclaw_infra.quoting import quoted
 from openclaw_infra.rendering import render
 from openclaw_infra.settings import Gateway, Settings
@@ -116,11 +117,17 @@ def systemd_unit(path: str, content: str) -> Generator[PyinfraCommand, None, Non
             f"they set for other units into those units' own drop-ins (a <unit>.d directory), then deploy again."
         )
     drop_ins = sorted({*loaded, *unit.drop_in_files})
-    upload = list(files.put._inner(src=StringIO(content), dest=path, user="root", group="root", mode="644"))
+    unchanged = file_is_current(path, content, "root", "root", 644)
+    failed = unit.properties.get(ACTIVE_STATE) == "failed"
+    if unchanged and not drop_ins and not failed:
+        host.noop(f"{path} is up to date, with no drop-in")
+        return
+    put = files.put._inner(src=StringIO(content), dest=path, user="root", group="root", mode="644")
+    upload = [] if unchanged else list(put)
     yield from upload
     if drop_ins:
         yield StringCommand("rm", "-f", "--", *(quoted(drop_in) for drop_in in drop_ins))
     if upload or drop_ins:
         yield StringCommand("systemctl", "daemon-reload")
-    if unit.properties.get(ACTIVE_STATE) == "failed":
+    if failed:
         yield StringCommand("systemctl", "reset-failed", "--", quoted(unit_name))

@@ -9,8 +9,10 @@ from io import StringIO
 from pyinfra.api.command import StringCommand
 from pyinfra.api.exceptions import OperationValueError
 from pyinfra.api.operation import operation
+from pyinfra.context import host
 from pyinfra.operations import files
 
+from openclaw_infra.operations.file_ownership import file_is_current
 from openclaw_infra.quoting import cron_schedule
 from openclaw_infra.rendering import render
 
@@ -26,6 +28,14 @@ def _file_name(value: str, what: str) -> str:
     if not _FILE_NAME.match(value):
         raise OperationValueError(f"{what} {value!r} must be letters, digits, '-' and '_' only")
     return value
+
+
+def _root_file(path: str, content: str) -> Generator[StringCommand, None, None]:
+    """``content`` at ``path``, root:root 644; one fact read when it is already there."""
+    if file_is_current(path, content, "root", "root", 644):
+        host.noop(f"{path} is up to date")
+        return
+    yield from files.put._inner(src=StringIO(content), dest=path, user="root", group="root", mode="644")
 
 
 def _name(value: str, what: str) -> str:
@@ -66,7 +76,7 @@ def gateway_logrotate(
         "logrotate/openclaw-gateway.j2", logs_dir=logs_dir, user=user, group=user,
         frequency=frequency, keep=int(keep), max_size=max_size, compress=compress,
     )  # fmt: skip
-    yield from files.put._inner(src=StringIO(content), dest=path, user="root", group="root", mode="644")
+    yield from _root_file(path, content)
 
 
 @operation()
@@ -104,4 +114,4 @@ def transcript_pruning(
         node_bin_dir=node_bin_dir, profile=profile, schedule=cron_schedule(schedule),
         prune_after_days=int(prune_after_days),
     )  # fmt: skip
-    yield from files.put._inner(src=StringIO(content), dest=path, user="root", group="root", mode="644")
+    yield from _root_file(path, content)

@@ -25,6 +25,7 @@ from pyinfra.facts.files import Link
 from pyinfra.facts.server import Arch
 from pyinfra.operations import files
 
+from openclaw_infra.facts.batch import read_facts
 from openclaw_infra.facts.installed_versions import NodeVersion
 from openclaw_infra.quoting import quoted
 from openclaw_infra.settings import NodeInstallMethod
@@ -112,7 +113,7 @@ def tarball(
     prefix_path = _check_prefix(prefix)
     base_url = _check_url(base_url, "Node tarball base URL")
 
-    installed = host.get_fact(NodeVersion, path=f"{prefix}/bin/node")
+    (installed,) = read_facts((NodeVersion, {"path": f"{prefix}/bin/node"}))
     if installed == version:
         host.noop(f"Node {version} is installed at {prefix}")
         return

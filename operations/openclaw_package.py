@@ -19,6 +19,7 @@ from pyinfra.api.operation import operation
 from pyinfra.context import host
 from pyinfra.facts.files import Link
 
+from openclaw_infra.facts.batch import read_facts
 from openclaw_infra.facts.installed_versions import OpenClawVersion
 from openclaw_infra.operations.node_runtime import switch_link
 from openclaw_infra.quoting import quoted
@@ -66,7 +67,7 @@ def openclaw(
     prefix_path = _absolute(prefix, "OpenClaw prefix")
     node_bin = _absolute(node_prefix, "Node prefix") / "bin"
 
-    installed = host.get_fact(OpenClawVersion, prefix=prefix)
+    (installed,) = read_facts((OpenClawVersion, {"prefix": prefix}))
     if installed == version:
         host.noop(f"OpenClaw {version} is installed at {prefix}")
         return

@@ -9,7 +9,8 @@ from pyinfra.api.operation import operation
 from pyinfra.context import host
 from pyinfra.facts.server import Arch, Os, Which
 
-from openclaw_infra.facts.accounts import PasswdEntry
+from openclaw_infra.facts.accounts import Account, PasswdEntry
+from openclaw_infra.facts.batch import read_facts
 from openclaw_infra.facts.system_state import SystemdSystemState
 from openclaw_infra.settings import Settings, data_path
 
@@ -27,30 +28,40 @@ def host_ready(settings: Settings) -> Generator[str, None, None]:
 
     Changes nothing; on success it reports what it found and what will be deployed.
     """
-    os_name = host.get_fact(Os)
+    linux = settings.os_family == "linux"
+    # One command for every probe: each would otherwise cost a round trip over SSH.
+    os_name, arch, *linux_facts = read_facts(
+        (Os, {}),
+        (Arch, {}),
+        *(
+            [(SystemdSystemState, {}), (Which, {"command": "apt-get"})]
+            + [(PasswdEntry, {"user": user}) for user in settings.users]
+            if linux
+            else []
+        ),
+    )
     if os_name != OS_NAMES[settings.os_family]:
         raise OperationError(
             f"openclaw_os_family is {settings.os_family!r} but the host runs {os_name}; "
             "set openclaw_os_family to match the host."
         )
-    arch = host.get_fact(Arch)
     if arch not in SUPPORTED_ARCHES:
         raise OperationError(f"CPU architecture {arch!r} has no official Node build; use x86_64 or arm64.")
     found = f"{os_name} {arch}"
-    if settings.os_family == "linux":
-        system_state = host.get_fact(SystemdSystemState)
+    if linux:
+        system_state, apt_get, *accounts = linux_facts
         if system_state not in SYSTEMD_USABLE:
             raise OperationError(
                 f"systemd state is {system_state!r}; the gateway service needs systemd as PID 1 (running or degraded)."
             )
         found += f", systemd {system_state}"
-        if not host.get_fact(Which, command="apt-get"):
+        if not apt_get:
             raise OperationError(
                 "apt-get not found: only apt-based distributions (Debian, Ubuntu) are supported for now; "
                 "deploy to one of those."
             )
-        for user in settings.users:
-            _refuse_foreign_account(user, settings.home_of(user), data_path(settings.user_location(user)))
+        for user, account in zip(settings.users, accounts, strict=True):
+            _refuse_foreign_account(account, user, settings.home_of(user), data_path(settings.user_location(user)))
     gateways = ", ".join(
         f"{gateway.service_name} as {settings.user_of(gateway)} on {gateway.bind}:{gateway.port}"
         for gateway in settings.gateways
@@ -59,10 +70,9 @@ def host_ready(settings: Settings) -> Generator[str, None, None]:
     yield from ()
 
 
-def _refuse_foreign_account(user: str, home: str, key: str) -> None:
+def _refuse_foreign_account(account: Account | None, user: str, home: str, key: str) -> None:
     """An existing account is taken over by the deploy (shell, groups, home 0700): it must look like one this
     deploy made, not root under another name nor a person's or a package's account."""
-    account = host.get_fact(PasswdEntry, user=user)
     if account is None:
         return
     if account.uid == 0:

@@ -13,6 +13,7 @@ from pyinfra.api.operation import operation
 from pyinfra.context import host
 from pyinfra.facts.files import Directory, File, Sha256File
 
+from openclaw_infra.facts.batch import read_facts
 from openclaw_infra.facts.stray_secrets import FilesHoldingSecrets
 from openclaw_infra.operations.file_ownership import ownership_fixes
 from openclaw_infra.operations.private_upload import private_upload
@@ -45,8 +46,7 @@ def secret_file(
     text = content.unmask()
     wanted_sha = hashlib.sha256(text.encode()).hexdigest()
 
-    present = host.get_fact(File, path=path)
-    present_sha = host.get_fact(Sha256File, path=path) if present else None
+    present, present_sha = read_facts((File, {"path": path}), (Sha256File, {"path": path}))
     if present and present_sha == wanted_sha:
         fixes = ownership_fixes(path, present, user, group, mode)
         if not fixes:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Mapping
+from typing import Any
 
 from pyinfra.api.command import StringCommand
+from pyinfra.api.facts import FactBase
 from pyinfra.api.operation import operation
 from pyinfra.context import host, state
 
-from openclaw_infra.expected_state import Check, ExpectedState, as_printed
+from openclaw_infra.expected_state import Check, ExpectedState, FactRequest, as_printed
+from openclaw_infra.facts.batch import read_facts
+from openclaw_infra.facts.gateway_health import MAX_WAIT_SECONDS, GatewayHealthCheck
 from openclaw_infra.gateway_paths import GatewayPaths
 from openclaw_infra.host_settings import HostSettings
 from openclaw_infra.quoting import quoted
@@ -38,30 +42,55 @@ def failure_report(failing: list[Check], evidence: list[object]) -> StringComman
     )  # fmt: skip
 
 
+def _following_the_gateway(
+    request: FactRequest, units: Mapping[int, str], max_wait_seconds: int
+) -> tuple[type[FactBase[Any]], dict[str, Any]]:
+    """A request as the deploy reads it: a health check follows its gateway's unit while it starts (the drift
+    checks read the same request as a short, fixed wait)."""
+    fact_class, kwargs = request.resolve()
+    if fact_class is GatewayHealthCheck:
+        kwargs = {**kwargs, "service": units[kwargs["port"]], "max_wait_seconds": max_wait_seconds}
+    return fact_class, kwargs
+
+
 @operation(is_idempotent=True)
-def host_verified(host_settings: HostSettings, health_wait_seconds: int = 90) -> Generator[StringCommand, None, None]:
+def host_verified(
+    host_settings: HostSettings,
+    health_wait_seconds: int = 60,
+    health_max_wait_seconds: int = MAX_WAIT_SECONDS,
+) -> Generator[StringCommand, None, None]:
     """
     Fail unless the host passes every check of its expected state (``openclaw_infra.expected_state``, the same
-    checks the drift command runs): each gateway's service active and ``/health`` answering ``{"ok": true}``
-    within ``health_wait_seconds``, its port listened on by loopback only, modes of state dir, config and
-    secrets as set, the secrets' checksum, the pinned Node and OpenClaw, the firewall. Changes nothing.
+    checks the drift command runs): each gateway's service active and ``/health`` answering ``{"ok": true}``,
+    its port listened on by loopback only, modes of state dir, config and secrets as set, the secrets'
+    checksum, the pinned Node and OpenClaw, the firewall. Changes nothing. Every fact is read in one command,
+    but for those the run's operations read while none has changed the host since (``read_facts(reuse=True)``).
+
+    The health wait follows each gateway (``GatewayHealthCheck`` with its unit): it ends as soon as the unit
+    failed or restarted, and lasts beyond ``health_wait_seconds`` while the gateway is still starting (active,
+    not yet listening, its CPU time growing), up to ``health_max_wait_seconds``: a cold start takes ~10 s of CPU,
+    and ten at once on two cores took ~3 min.
 
     Checks run while the deploy executes (after restarts), never while it is planned: a dry run or a fresh host
     has nothing to verify yet. On failure the gateway's unit state, journal and error log end the output.
 
     + host_settings: the host's validated settings and secrets
-    + health_wait_seconds: how long a gateway may take to answer after a (re)start
+    + health_wait_seconds: how long a gateway that is not visibly starting may take to answer
+    + health_max_wait_seconds: the longest a starting gateway is waited for
     """
     if not state.is_executing:
         host.noop("the gateways are verified when the deploy runs")
         return
-    expected = ExpectedState(host_settings, health_wait_seconds)
-    values = {}
-    for request in expected.requests():
-        fact_class, kwargs = request.resolve()
-        values[request] = as_printed(host.get_fact(fact_class, **kwargs))
-    failing = [check for check in expected.checks(values) if not check.ok]
     settings = host_settings.settings
+    expected = ExpectedState(host_settings, health_wait_seconds)
+    units = {gateway.port: GatewayPaths(settings, gateway).unit_name for gateway in settings.gateways}
+    requests = expected.requests()
+    # What the operations of this run read, while none has changed the host since, is not read again.
+    found = read_facts(
+        *(_following_the_gateway(request, units, health_max_wait_seconds) for request in requests), reuse=True
+    )
+    values = {request: as_printed(value) for request, value in zip(requests, found, strict=True)}
+    failing = [check for check in expected.checks(values) if not check.ok]
     if failing:
         evidence = [word for gateway in settings.gateways for word in _evidence(GatewayPaths(settings, gateway))]
         yield failure_report(failing, evidence)

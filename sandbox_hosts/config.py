@@ -58,6 +58,15 @@ IMAGE_RECIPE_VERSION = 1
 # The machine verifies HTTPS through these extra CAs; hosts need them too or npm/curl fail inside.
 MACHINE_EXTRA_CA_DIR = Path("/usr/local/share/ca-certificates")
 
+# Kernel limits the machine needs for many hosts at once, raised (never lowered) before a host boots. The hosts
+# share the machine's kernel and, without user namespaces, its root user: every host's systemd, logind, dbus and
+# containerd take ~9 of root's inotify instances, and the kernel's default of 128 stopped the 15th host from
+# booting (its units fail with "Too many open files"). Raised values last until the machine reboots.
+KERNEL_LIMITS = {
+    "fs/inotify/max_user_instances": 8192,
+    "fs/inotify/max_user_watches": 1048576,
+}
+
 BOOT_TIMEOUT_SECONDS = 90
 STOP_TIMEOUT_SECONDS = 30
 

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from sandbox_hosts import config, image, mirror_service, network
+from sandbox_hosts import cgroups, config, image, mirror_service, network
 
 HOST_NAME = re.compile(r"^[a-z][a-z0-9-]{0,9}$")
 SSH_KEY_NAME = "id_ed25519"
@@ -188,6 +188,14 @@ def _registry_file(name: str) -> Path:
     return config.RUN_DIR / f"{name}.json"
 
 
+def _register(host: SandboxHost) -> None:
+    """Write ``host``'s registry entry in one rename: hosts booting in parallel list the registry while others
+    write to it, and must never read a half-written entry."""
+    staged = config.RUN_DIR / f".{host.name}.json.new"
+    staged.write_text(json.dumps(asdict(host)))
+    staged.replace(_registry_file(host.name))
+
+
 @contextlib.contextmanager
 def _registry_lock() -> Iterator[None]:
     with (config.run_dir() / ".lock").open("w") as handle:
@@ -236,7 +244,7 @@ def _reserve(name: str) -> int:
         if free is None:
             raise SandboxError(f"all {config.MAX_HOSTS} sandbox addresses are in use")
         placeholder = SandboxHost(name, free, str(network.host_address(free)), 0, str(config.STATE_DIR / name))
-        _registry_file(name).write_text(json.dumps(asdict(placeholder)))
+        _register(placeholder)
         return free
 
 
@@ -293,6 +301,20 @@ def _personalise(root: Path, name: str, login: Login, directory: Path) -> None:
     (root / "etc/hostname").write_text(f"{name}\n")
     (root / "etc/environment").write_text(image.harness_file("environment"))
     (root / "etc/hosts").write_text(f"127.0.0.1 localhost\n127.0.1.1 {name}\n::1 localhost ip6-localhost\n")
+
+
+def raise_kernel_limits() -> dict[str, int]:
+    """Raise the machine-wide limits many hosts need (``config.KERNEL_LIMITS``) where they are lower; returns
+    the values in force afterwards."""
+    in_force = {}
+    for name, wanted in config.KERNEL_LIMITS.items():
+        setting = Path("/proc/sys") / name
+        current = int(setting.read_text())
+        if current < wanted:
+            setting.write_text(f"{wanted}\n")
+            current = wanted
+        in_force[name] = current
+    return in_force
 
 
 def _nspawn_command(name: str, directory: Path) -> list[str]:
@@ -362,6 +384,7 @@ def up(name: str, owner_pid: int = 0, login: Login = "root") -> SandboxHost:
     ensure_ssh_key()
     ensure_demo_token()
     network.ensure_nat()
+    raise_kernel_limits()
     mirror_service.ensure_running()
     index = _reserve(name)
     directory = config.STATE_DIR / name
@@ -372,7 +395,7 @@ def up(name: str, owner_pid: int = 0, login: Login = "root") -> SandboxHost:
         network.create(name, index)
         with (directory / "console.log").open("w") as console:
             process = subprocess.Popen(
-                _nspawn_command(name, directory),
+                cgroups.started_in(cgroups.create(name), _nspawn_command(name, directory)),
                 stdin=subprocess.DEVNULL,
                 stdout=console,
                 stderr=subprocess.STDOUT,
@@ -382,7 +405,7 @@ def up(name: str, owner_pid: int = 0, login: Login = "root") -> SandboxHost:
         host = SandboxHost(
             name, index, str(network.host_address(index)), process.pid, str(directory), owner_pid, login=login
         )
-        _registry_file(name).write_text(json.dumps(asdict(host)))
+        _register(host)
         _wait_for_ssh(host, time.monotonic() + config.BOOT_TIMEOUT_SECONDS)
     except BaseException as error:
         console_log = directory / "console.log"
@@ -438,6 +461,7 @@ def _cleanup(name: str, directory: Path) -> None:
         if result.returncode != 0:
             subprocess.run(["umount", "-l", str(root)], check=False)
     network.destroy(name)
+    cgroups.remove(name)
     shutil.rmtree(directory, ignore_errors=True)
 
 

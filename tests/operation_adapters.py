@@ -15,6 +15,7 @@ from pyinfra.api.hiddenvalue import HiddenValue
 from pyinfra.api.operation import operation
 from pyinfra.context import ctx_host, ctx_state, host
 
+from openclaw_infra.facts.batch import FactBatch
 from openclaw_infra.host_settings import HostSettings
 from openclaw_infra.operations import preflight, secret_files, verification
 from openclaw_infra.settings import Settings
@@ -63,9 +64,14 @@ def host_verified_after_the_run(settings: dict[str, Any], secrets: dict[str, str
     fake_host = ctx_host.get()  # type: ignore[no-untyped-call]
     read_fact = fake_host.get_fact
 
+    def plain(value: Any) -> Any:
+        return getattr(value, "data", value)
+
     def plain_fact(fact_class: Any, *args: Any, **kwargs: Any) -> Any:
         value = read_fact(fact_class, *args, **kwargs)
-        return getattr(value, "data", value)
+        if fact_class is FactBatch:
+            return [[name, plain(part)] for name, part in value]
+        return plain(value)
 
     executing = patch.object(type(ctx_state.get()), "is_executing", True)  # type: ignore[no-untyped-call]
     with executing, patch.object(fake_host, "get_fact", plain_fact):

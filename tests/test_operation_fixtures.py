@@ -16,6 +16,8 @@ from unittest.mock import patch
 from pyinfra_testing import util
 from pyinfra_testing.operations import make_operation_tests
 
+from openclaw_infra.facts.batch import FactBatch, fact_class
+
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "operations"
 OPERATION_FOLDERS = sorted(folder for folder in FIXTURES.glob("*/*") if folder.is_dir())
 # Operations whose arguments JSON cannot hold (the settings model) run through an adapter that builds them.
@@ -42,14 +44,24 @@ def _record_items(self: util.FakeFact) -> Any:
     return iter(util._wrap_fact_value(self.__dict__.get("data")))
 
 
+_fake_get_fact = util.FakeHost.get_fact
+
+
+def _batched_fact(self: util.FakeHost, fact_cls: Any, *args: Any, **kwargs: Any) -> Any:
+    # A batch of facts (one remote command) is answered from the fixture's facts one by one, keyed as each fact
+    # read alone would be: fixtures name the facts an operation decides from, not how they travel.
+    if fact_cls is FactBatch:
+        return [[name, _fake_get_fact(self, fact_class(name), **arguments)] for name, arguments in kwargs["facts"]]
+    return _fake_get_fact(self, fact_cls, *args, **kwargs)
+
+
 for _folder in OPERATION_FOLDERS:
     _module, _name = _folder.parent.name, _folder.name
     _package, _operation = ADAPTED.get(f"{_module}.{_name}", ("openclaw_infra.operations", f"{_module}.{_name}"))
     _tests = make_operation_tests(_package, _operation, _folder)
     _tests = patch.object(util.FakeFact, "__iter__", _record_items)(_tests)
-    globals()[f"TestOperation_{_module}_{_name}"] = patch.object(util.FakeFact, "__getattr__", _record_attribute)(
-        _tests
-    )
+    _tests = patch.object(util.FakeFact, "__getattr__", _record_attribute)(_tests)
+    globals()[f"TestOperation_{_module}_{_name}"] = patch.object(util.FakeHost, "get_fact", _batched_fact)(_tests)
 
 
 # A TestCase left bound at module level would be collected a second time.

@@ -37,6 +37,8 @@ FACT_MODULES = (
     "systemd_unit",
     "file_tree",
     "stray_secrets",
+    "gateway_health",
+    "batch",
 )
 # Real-output files of the tools these facts read (netstat is not read: lsof covers macOS).
 REAL_OUTPUT_PREFIXES = (

@@ -43,7 +43,11 @@ def test_values_are_what_the_pyinfra_cli_prints(local: Host, tmp_path: Path) -> 
         FactRequest("files.Sha256File", (("path", str(path)),)),
         FactRequest("openclaw_infra.facts.installed_versions.NodeVersion", (("path", "/nonexistent/bin/node"),)),
         FactRequest("openclaw_infra.facts.accounts.GroupMembers", (("group", "root"),)),
-        FactRequest("openclaw_infra.facts.gateway_health.GatewayHealthCheck", (("port", 9), ("wait_seconds", 1))),
+        # One of ours with several arguments (a health check would do, but its answer holds how long it waited).
+        FactRequest(
+            "openclaw_infra.facts.file_tree.ForeignEntries",
+            (("path", str(tmp_path)), ("user", "root"), ("group", "root")),
+        ),
     ]
     words = [word for request in requests for word in request.cli_words()]
     cli = subprocess.run(

@@ -84,6 +84,19 @@ def test_four_hosts_at_once_are_isolated(sandbox_factory: SandboxFactory) -> Non
         assert traces_of(host) == []
 
 
+def test_twenty_hosts_boot_at_once(sandbox_factory: SandboxFactory) -> None:
+    # Each host's systemd, logind, dbus and containerd hold root's inotify instances: at the kernel's default
+    # limit (128) the 15th host failed to boot. The harness raises the limit before it boots a host.
+    hosts = sandbox_factory.boot(20)
+    try:
+        limit = int(Path("/proc/sys/fs/inotify/max_user_instances").read_text())
+        assert limit >= sandbox.hosts.config.KERNEL_LIMITS["fs/inotify/max_user_instances"]
+        states = {host.name: host.run("systemctl is-system-running").stdout.strip() for host in hosts}
+        assert set(states.values()) == {"running"}, states
+    finally:
+        sandbox_factory.release(*hosts)
+
+
 def test_teardown_leaves_no_mount_namespace_or_process(sandbox_factory: SandboxFactory) -> None:
     (host,) = sandbox_factory.boot(1)
     # Docker inside mounts overlays of its own; those must go with the host too.
