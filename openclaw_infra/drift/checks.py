@@ -35,6 +35,12 @@ def fact_failures(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if any(marker in line for marker in FACT_FAILURE_MARKERS)]
 
 
+def plan_refusal(reason: str) -> Check:
+    """The deploy would refuse the host as it is (an operation raised ``OperationError`` while planned): drift, named
+    in the operation's own words; the fact checks are still read."""
+    return Check(check="plan: the deploy refuses this host", expected="deployable", found=reason)
+
+
 def plan_check(operation_name: str) -> Check:
     """An operation of the deploys' dry-run plan that would change the host: drift."""
     return Check(check=f"plan: {operation_name}", expected="no change", found="would change")

@@ -24,7 +24,7 @@ import pyinfra
 from pyinfra.api.command import StringCommand
 from pyinfra.api.config import Config
 from pyinfra.api.connect import disconnect_all
-from pyinfra.api.exceptions import InventoryError, PyinfraError
+from pyinfra.api.exceptions import InventoryError, OperationError, PyinfraError
 from pyinfra.api.host import Host
 from pyinfra.api.state import State, StateStage
 from pyinfra.connectors.util import CommandOutput
@@ -34,7 +34,7 @@ from pyinfra_cli.inventory import make_inventory
 from pyinfra_cli.prints import build_plan_json
 from pyinfra_cli.util import exec_file
 
-from openclaw_infra.drift.checks import HEALTH_WAIT_SECONDS, HostResult, plan_check
+from openclaw_infra.drift.checks import HEALTH_WAIT_SECONDS, HostResult, plan_check, plan_refusal
 from openclaw_infra.expected_state import Check, ExpectedState, as_printed
 from openclaw_infra.host_settings import HostSettings, settings_for_hosts
 from openclaw_infra.ssh_tuning import set_tcp_nodelay
@@ -170,26 +170,39 @@ def connect_host(host: Host) -> None:
     RemoteAnswers(host)
 
 
-def _deploy_file_planner(filename: str) -> Callable[[Host], object]:
-    def plan_on(_: Host) -> object:
-        return exec_file(filename)
+def _deploy_file_planner(filename: str) -> Callable[[Host], str | None]:
+    def plan_on(_: Host) -> str | None:
+        try:
+            exec_file(filename)
+        except OperationError as refusal:
+            # An operation refused the host as it is (say a firewall rule it will not remove on its own): that is
+            # drift to name, not a host that could not be checked; its facts are still read.
+            return str(refusal)
+        return None
 
     return plan_on
 
 
-def _plan(state: State, hosts: list[Host], deploys: Sequence[str], cwd: Path, errors: HostErrors) -> dict[Host, str]:
-    """Plan ``deploys`` on ``hosts`` as ``pyinfra --dry`` does (file by file, every host in parallel); the hosts
-    whose plan failed, and why. Nothing is executed: the state never reaches pyinfra's execute stage."""
+def _plan(
+    state: State, hosts: list[Host], deploys: Sequence[str], cwd: Path, errors: HostErrors
+) -> tuple[dict[Host, str], dict[Host, list[str]]]:
+    """Plan ``deploys`` on ``hosts`` as ``pyinfra --dry`` does (file by file, every host in parallel): the hosts
+    whose plan failed, and why; and the refusals of operations, by host. Nothing is executed: the state never
+    reaches pyinfra's execute stage."""
     failed: dict[Host, str] = {}
+    refused: dict[Host, list[str]] = {}
     for index, deploy in enumerate(deploys):
         state.config.lock_current_state()
         state.current_op_file_number = index
         state.current_deploy_filename = os.path.join(cwd, deploy)
         planner = _deploy_file_planner(state.current_deploy_filename)
-        _, failed_now = _on_each_host(state, [host for host in hosts if host not in failed], planner, errors)
+        planned, failed_now = _on_each_host(state, [host for host in hosts if host not in failed], planner, errors)
         failed.update(failed_now)
+        for host, refusal in planned.items():
+            if refusal is not None:
+                refused.setdefault(host, []).append(refusal)
         state.config.reset_locked_state()
-    return failed
+    return failed, refused
 
 
 def _plan_checks(state: State, plan: Sequence[Mapping[str, Any]], host: Host) -> list[Check]:
@@ -287,7 +300,8 @@ def _check_hosts(
         state.activate_host(host)
     state.set_stage(StateStage.Prepare)
     planned = [host for host in hosts if host in connected]
-    unchecked.update(_plan(state, planned, deploys, cwd, errors))
+    failed_plans, refused = _plan(state, planned, deploys, cwd, errors)
+    unchecked.update(failed_plans)
     plan = build_plan_json(state)
     read, failed = _on_each_host(
         state,
@@ -299,7 +313,10 @@ def _check_hosts(
     return [
         HostResult(host.name, error=unchecked[host])
         if host in unchecked
-        else HostResult(host.name, tuple(_plan_checks(state, plan, host) + read[host]))
+        else HostResult(
+            host.name,
+            tuple([*map(plan_refusal, refused.get(host, [])), *_plan_checks(state, plan, host), *read[host]]),
+        )
         for host in hosts
     ]
 

@@ -336,3 +336,24 @@ def test_scheduled_real_drift_check_leaves_reports(deployed_host: SandboxHost, t
     assert len([name for name in reports if name.startswith("drift-") and name.endswith(".json")]) == 2
     assert CANARY not in host.run("cat /var/lib/openclaw-infra/drift/drift-*").stdout
     host.run("chmod 600 /etc/openclaw/secrets.env")
+
+
+def test_a_rule_admitting_more_than_the_gateway_ports_is_named_and_refused(deployed_host: SandboxHost) -> None:
+    """Removing ``ufw allow from <address>`` (every port) could cut its owner off: drift names it, the deploy
+    refuses, naming it, and changes nothing; once the operator narrows it, all is well."""
+    deployed_host.run("ufw allow from 192.0.2.9")
+    try:
+        code, report, printed = drift(deployed_host)
+        assert code == 1, printed
+        failing = failing_checks(report, deployed_host)
+        assert {"firewall rules for the gateway ports", "plan: the deploy refuses this host"} <= failing, printed
+        refused = run_pyinfra(
+            [deployed_host], DEPLOY, env={**CANARY_ENV, "OPENCLAW_SANDBOX_SECRETS": CANARY_SECRETS}, check=False
+        )
+        assert refused.returncode != 0
+        assert "Anywhere ALLOW IN from 192.0.2.9" in refused.stdout + refused.stderr
+        assert "192.0.2.9" in deployed_host.run("ufw status").stdout
+    finally:
+        deployed_host.run("ufw delete allow from 192.0.2.9")
+    code, report, printed = drift(deployed_host)
+    assert code == 0, printed
