@@ -36,6 +36,9 @@ def test_values_are_what_the_pyinfra_cli_prints(local: Host, tmp_path: Path) -> 
     # Access time ahead of modification time: reading the content (Sha256File) must not move it (relatime) between
     # the two reads being compared.
     os.utime(path, (time.time() + 3600, 1_000_000_000))
+    # Listed by ForeignEntries: a directory of its own, since listing one moves its access time.
+    tree = tmp_path / "tree"
+    tree.mkdir()
     requests = [
         FactRequest("files.File", (("path", str(path)),)),
         FactRequest("files.File", (("path", str(tmp_path / "absent")),)),
@@ -46,7 +49,7 @@ def test_values_are_what_the_pyinfra_cli_prints(local: Host, tmp_path: Path) -> 
         # One of ours with several arguments (a health check would do, but its answer holds how long it waited).
         FactRequest(
             "openclaw_infra.facts.file_tree.ForeignEntries",
-            (("path", str(tmp_path)), ("user", "root"), ("group", "root")),
+            (("path", str(tree)), ("user", "root"), ("group", "root")),
         ),
     ]
     words = [word for request in requests for word in request.cli_words()]
