@@ -3,8 +3,9 @@ and by the drift checks (any time later).
 
 ``ExpectedState`` names the facts to read (``requests``) and turns what they returned into checks of expected
 against found (``checks``). The values are taken in the JSON form ``pyinfra … fact … --json`` prints, so the
-verification (which reads facts inside an operation) and the drift command (which reads them through pyinfra's
-CLI) decide from the same data with the same code.
+verification (which reads facts inside an operation), the drift command (which reads them through
+``host.get_fact`` in one pyinfra run for all hosts) and the testinfra suite decide from the same data with the
+same code.
 """
 
 from __future__ import annotations
@@ -158,7 +159,8 @@ class ExpectedState:
         """Expected against found, from ``values``: each request's fact value in its printed (JSON) form."""
         settings = self.settings
         # The host's facts by class name; ForeignEntries (one per service user) is read below by its request.
-        read = {request.fact.rpartition(".")[2]: values[request] for request in self._host_requests()}
+        host_requests = self._host_requests()
+        read = {request.fact.rpartition(".")[2]: values[request] for request in host_requests}
         sockets, node_version, openclaw_version = read["ListeningPorts"], read["NodeVersion"], read["OpenClawVersion"]
         checks = [
             Check("node version", settings.node.version, str(node_version or "not installed")),
@@ -171,7 +173,7 @@ class ExpectedState:
             members = read["GroupMembers"]
             found = "no docker group" if members is None else (", ".join(members) or "nobody")
             checks.append(Check(f"{DOCKER_GROUP} group members", ", ".join(sorted(settings.users)), found))
-        for request in self._host_requests():
+        for request in host_requests:
             if request.fact.endswith(".ForeignEntries"):
                 home, user = dict(request.args)["path"], dict(request.args)["user"]
                 checks.append(
