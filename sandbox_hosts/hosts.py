@@ -16,6 +16,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -146,14 +147,25 @@ def ssh_key_path() -> Path:
 
 
 def ensure_ssh_key() -> Path:
+    """The harness's key pair, made once. Hosts booted in parallel (threads or processes) race here, and ssh-keygen
+    fails rather than overwrite: one makes the pair under a lock while the others wait for it."""
     key = ssh_key_path()
     if not key.exists():
         config.state_dir()
         key.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        subprocess.run(
-            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "openclaw-sandbox", "-f", str(key)],
-            check=True,
-        )
+        with (key.parent / ".lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not key.exists():
+                made = key.with_name(f"{SSH_KEY_NAME}.new")
+                for stale in (made, made.with_name(f"{made.name}.pub")):
+                    stale.unlink(missing_ok=True)
+                subprocess.run(
+                    ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "openclaw-sandbox", "-f", str(made)],
+                    check=True,
+                )
+                # The private key last: a reader that finds it finds the public half too.
+                made.with_name(f"{made.name}.pub").rename(key.with_name(f"{SSH_KEY_NAME}.pub"))
+                made.rename(key)
     return key
 
 
@@ -162,13 +174,20 @@ def demo_token_path() -> Path:
 
 
 def ensure_demo_token() -> Path:
-    """A random gateway token for deploys to sandbox hosts, readable by root only."""
+    """A random gateway token for deploys to sandbox hosts, readable by root only. Written whole under a name
+    of its own, then linked into place: of hosts booted in parallel, the first link wins, none reads it half-written."""
     path = demo_token_path()
     if not path.exists():
         config.state_dir()
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        staged = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}")
+        descriptor = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "w") as handle:
             handle.write(secrets.token_urlsafe(32) + "\n")
+        try:
+            with contextlib.suppress(FileExistsError):
+                os.link(staged, path)
+        finally:
+            staged.unlink()
     return path
 
 

@@ -175,3 +175,23 @@ def test_parallel_boots_in_a_gevent_patched_process(tmp_path: Path) -> None:
         [sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120, check=False
     )
     assert result.stdout.strip() == "3", result.stderr[-3000:]
+
+
+def test_hosts_booted_in_parallel_on_a_fresh_state_share_one_key_pair_and_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # up_many boots hosts in threads; on an empty state directory each one makes the key and the token.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sandbox_hosts import config, hosts
+
+    monkeypatch.setattr(config, "STATE_DIR", tmp_path / "state")
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        keys = list(pool.map(lambda _: hosts.ensure_ssh_key(), range(8)))
+        tokens = list(pool.map(lambda _: hosts.ensure_demo_token(), range(8)))
+    key, token = keys[0], tokens[0]
+    assert set(keys) == {key} and set(tokens) == {token}
+    derived = subprocess.run(["ssh-keygen", "-y", "-f", str(key)], capture_output=True, text=True, check=True)
+    assert derived.stdout.split()[:2] == key.with_suffix(".pub").read_text().split()[:2]
+    assert len(token.read_text().strip()) >= 40 and token.stat().st_mode & 0o777 == 0o600
+    assert sorted(path.name for path in token.parent.iterdir() if path.is_file()) == [token.name]
