@@ -21,6 +21,18 @@ _GENERIC_FIXES = {
     "extra_forbidden": "remove it, or correct its spelling",
     "literal_error": "use one of the values listed",
     "missing": "add it",
+    "greater_than_equal": "raise it to at least the bound named",
+    "less_than_equal": "lower it to at most the bound named",
+    "too_short": "add at least the number of items named",
+    "int_parsing": "write a whole number",
+    "int_type": "write a whole number",
+    "bool_parsing": "write true or false",
+    "bool_type": "write true or false",
+    "string_type": "write a string",
+    "dict_type": "write a table (a dict)",
+    "list_type": "write a list",
+    "model_type": "write a table (a dict) of its settings",
+    "string_pattern_mismatch": "write it in the form named",
 }
 
 

@@ -213,6 +213,8 @@ SafeName = Annotated[
     ),
 ]
 ServiceUser = Annotated[SafeName, AfterValidator(_not_system_account)]
+
+
 def _characters_refused(refused: str, reader: str) -> AfterValidator:
     """A path whose consumer (``reader``) cannot be given some characters in any quoting (quoting.py raises on
     them too, as a last line of defence): refused here, naming the field, before any host is touched."""
@@ -541,6 +543,135 @@ class DriftSchedule(_Model):
         return {"Minute": self.minute} if self.hour is None else {"Hour": self.hour, "Minute": self.minute}
 
 
+Hypervisor = Literal["libvirt", "multipass", "utm"]
+VmDesiredState = Literal["running", "stopped", "absent"]
+# A VM name is also its hostname inside and a file name on the VM host: a DNS label, lower case.
+VM_NAME = re.compile(r"[a-z][a-z0-9-]{0,61}[a-z0-9]|[a-z]")
+# "ssh-ed25519 AAAA… comment": the key types OpenSSH accepts in authorized_keys, base64 body, optional comment.
+SSH_PUBLIC_KEY = re.compile(
+    r"(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|"
+    r"sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+={0,3}( [^\x00-\x1f\x7f]*)?"
+)
+# What a VM's gateway data may not set: the VM is a Linux VM, whatever the rest says.
+VM_GATEWAY_FIXED = {"openclaw_isolation": "linux-vm", "openclaw_os_family": "linux"}
+
+VmName = Annotated[
+    str,
+    _name_rule(
+        VM_NAME,
+        "a VM name",
+        "use 1-63 characters: a lowercase letter first, then lowercase letters, digits or '-' (not last).",
+    ),
+]
+
+
+def _ssh_public_key(value: str, info: ValidationInfo) -> str:
+    if not SSH_PUBLIC_KEY.fullmatch(value.strip()):
+        raise _fail(
+            f"{info.field_name} is not one OpenSSH public key line.",
+            "paste the whole line of your key's .pub file, e.g. 'ssh-ed25519 AAAAC3… you@laptop'.",
+        )
+    return value.strip()
+
+
+SshPublicKey = Annotated[str, AfterValidator(_ssh_public_key)]
+
+
+class DirectKernelBoot(_Model):
+    """libvirt only: boot the VM's kernel from files on the VM host instead of the disk's boot loader."""
+
+    kernel: AbsolutePath
+    initrd: AbsolutePath | None = None
+    cmdline: Text = "root=/dev/vda rw console=ttyS0"
+
+
+class VirtualMachine(_Model):
+    """One Linux VM on a VM host, and the gateway that runs inside it (one gateway per VM, no shared directory)."""
+
+    name: VmName
+    cpus: Annotated[int, Field(ge=1, le=128)] = 4
+    memory_mib: Annotated[int, Field(ge=512, le=1048576)] = 4096
+    disk_gib: Annotated[int, Field(ge=2, le=16384)] = 40
+    # libvirt: a cloud image (qcow2 or raw) on the VM host, never written (the VM's disk is an overlay on it);
+    # multipass: an image name multipass knows ("24.04") or a file:// URL; utm: unused (UTM creates no VMs).
+    base_image: Text | None = None
+    # The operator's key: cloud-init puts it into admin_user's authorized_keys; password login stays off.
+    ssh_public_key: SshPublicKey | None = None
+    # The account the deploy inside logs in as (sudo without a password, as cloud images do); never root.
+    admin_user: ServiceUser = "admin"
+    state: VmDesiredState = "running"
+    # Start the VM when the VM host boots.
+    autostart: bool = True
+    # With state "absent": also delete the VM's disks (kept by default; a later create reuses nothing).
+    delete_disks: bool = False
+    # A snapshot named "openclaw-before-<change>" before the deploy stops, resizes or deletes the VM.
+    snapshot_before_changes: bool = True
+    boot: DirectKernelBoot | None = None
+    # The inside's pyinfra host data (openclaw_* keys), over the VM host's gateway_defaults. Isolation is linux-vm.
+    gateway: dict[str, Any] = Field(default_factory=dict)
+
+
+class VmHost(_Model):
+    """A machine that runs a hypervisor, and the VMs the deploys keep on it (``openclaw_vm_host``)."""
+
+    hypervisor: Hypervisor
+    # Install the hypervisor's packages (libvirt: Debian's; multipass: snap) when missing.
+    install_tools: bool = False
+    libvirt_uri: Annotated[Text, Field(pattern=r"^[a-z][a-z0-9+.-]*://[^\s']*$")] = "qemu:///system"
+    # "qemu" where the host has no hardware virtualisation (software emulation: slow, but it runs).
+    libvirt_domain_type: Literal["kvm", "qemu"] = "kvm"
+    libvirt_network: SafeName = "default"
+    # Where the VMs' disks and cloud-init seeds live on the VM host (root only, 0700).
+    image_dir: AbsolutePath = "/var/lib/openclaw-infra/vms"
+    # Reach the VMs through the VM host (an SSH jump); None: jump unless the VM host is @local.
+    jump: bool | None = None
+    # How long the inventory and the deploy wait for a started VM's address.
+    address_wait_seconds: Annotated[int, Field(ge=0, le=3600)] = 300
+    # Gateway host data every VM gets; a VM's own gateway data overrides it key by key.
+    gateway_defaults: dict[str, Any] = Field(default_factory=dict)
+    vms: list[VirtualMachine] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _vms_are_sound(self) -> VmHost:
+        seen: set[str] = set()
+        for index, vm in enumerate(self.vms):
+            if vm.name in seen:
+                raise _fail(f"two VMs are named {vm.name!r}.", "give every VM its own name.", at=("vms", index, "name"))
+            seen.add(vm.name)
+            if vm.boot is not None and self.hypervisor != "libvirt":
+                raise _fail(
+                    f"VM {vm.name!r}: boot (direct kernel boot) is libvirt's; {self.hypervisor} cannot use it.",
+                    "remove boot.",
+                    at=("vms", index, "boot"),
+                )
+            if self.hypervisor != "utm" and vm.state != "absent":
+                for needed in ("base_image", "ssh_public_key"):
+                    if getattr(vm, needed) is None:
+                        raise _fail(
+                            f"VM {vm.name!r} has no {needed}; {self.hypervisor} needs it to create the VM.",
+                            "add it (base_image: a cloud image on the VM host for libvirt, an image name for "
+                            "multipass; ssh_public_key: your key's .pub line).",
+                            at=("vms", index, needed),
+                        )
+            if self.hypervisor == "libvirt" and vm.base_image and not vm.base_image.startswith("/"):
+                raise _fail(
+                    f"VM {vm.name!r}: base_image {vm.base_image!r} is not a path on the VM host.",
+                    "give the absolute path of a qcow2 or raw cloud image there.",
+                    at=("vms", index, "base_image"),
+                )
+            if vm.delete_disks and vm.state != "absent":
+                raise _fail(
+                    f"VM {vm.name!r}: delete_disks only applies to a VM being removed.",
+                    'set state to "absent" as well, or remove delete_disks.',
+                    at=("vms", index, "delete_disks"),
+                )
+        return self
+
+    def gateway_data(self, vm: VirtualMachine) -> dict[str, Any]:
+        """The pyinfra host data of the gateway inside ``vm``: defaults, the VM's own, then what a VM fixes."""
+        return {**self.gateway_defaults, **vm.gateway, **VM_GATEWAY_FIXED}
+
+
 class Settings(_Model):
     """Everything a deploy needs to know about one host."""
 
@@ -563,6 +694,8 @@ class Settings(_Model):
     cli_secrets_copy: bool = False
     # Only read on the control host that schedules drift checks (deploys/drift_schedule.py).
     drift_schedule: DriftSchedule = Field(default_factory=DriftSchedule)
+    # Only read on a VM host (deploys/vm_host.py and inventories/vms.py): its hypervisor and VMs.
+    vm_host: VmHost | None = None
 
     @field_validator("secrets")
     @classmethod
