@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,6 +100,14 @@ def over_one_ssh(host: SandboxHost, script: str, timeout: float = 1800) -> float
     if result.returncode != 0:
         raise RuntimeError(f"{host.name}: floor script failed ({result.returncode}):\n{result.stderr[-2000:]}")
     return seconds
+
+
+def over_one_ssh_each(scripts: dict[SandboxHost, str]) -> float:
+    """Seconds for one ``ssh`` per host, all at once, each running its own script: the machine's own scaling."""
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=len(scripts)) as pool:
+        list(pool.map(lambda item: over_one_ssh(*item), scripts.items()))
+    return time.monotonic() - started
 
 
 def probes_script(sent: Sequence[str]) -> str:
@@ -186,7 +195,12 @@ def main() -> None:
         parallel_fresh = deploy(booted)
         failed = failures(parallel_fresh, booted)
         converged = [name for name in many if name not in failed]
-        parallel_noop = statistics.median(deploy(booted).seconds for _ in range(args.repeat)) if not failed else None
+        parallel_noop, parallel_floor = None, None
+        if not failed:
+            parallel_runs = [deploy(booted) for _ in range(args.repeat)]
+            parallel_noop = statistics.median(run.seconds for run in parallel_runs)
+            scripts = {each: probes_script(parallel_runs[-1].sent(each.name)) for each in booted}
+            parallel_floor = median_of(args.repeat, lambda: over_one_ssh_each(scripts))
 
         rest = fresh.seconds - fresh.operation_seconds(install=True)
         lines += [
@@ -205,6 +219,14 @@ def main() -> None:
                 noop,
                 GOALS["parallel"],
                 "(not measured: some hosts did not converge)" if parallel_noop is None else "",
+            ),
+            (
+                f"one-script floor, {len(many)} hosts at once {parallel_floor:7.2f} s | one-script floor, 1 host"
+                f"{noop_floor:14.2f} s | {parallel_floor / noop_floor:5.2f}x: the machine's own scaling (2 cores "
+                f"shared by the control side and every host); the deploy's ratio over it: "
+                f"{(parallel_noop or 0) / noop / (parallel_floor / noop_floor):.2f}"
+                if parallel_floor
+                else "one-script floor, hosts at once: not measured"
             ),
             ratio_line(
                 "fresh converge, 1 host",
