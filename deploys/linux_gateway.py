@@ -11,8 +11,7 @@ from pyinfra.api.deploy import deploy
 from pyinfra.api.hiddenvalue import HiddenValue
 from pyinfra.api.operation import OperationMeta
 from pyinfra.context import host
-from pyinfra.facts.deb import DebPackages
-from pyinfra.operations import apt, files, systemd
+from pyinfra.operations import files, systemd
 from pyinfra.operations.util import any_changed
 
 from openclaw_infra import firewall_policy
@@ -31,6 +30,7 @@ from openclaw_infra.operations import (
     preflight,
     secret_files,
     service_account,
+    system_packages,
     verification,
 )
 from openclaw_infra.secrets_file import environment_file_content
@@ -55,10 +55,7 @@ def host_base(settings: Settings) -> tuple[OperationMeta, OperationMeta]:
     """Everything the gateways of a host share: checks, packages, Node, Docker, OpenClaw and the service users.
     Returns the Node and OpenClaw operations, whose changes restart every gateway."""
     preflight.host_ready(name="Check the host can carry the OpenClaw settings", settings=settings)
-    # The package lists are refreshed only when a package is missing: an hour-old cache is no reason for a no-op
-    # run (or a drift check) to call the host changed.
-    missing = [package for package in BASE_PACKAGES if package not in host.get_fact(DebPackages)]
-    apt.packages(name="Base packages", packages=BASE_PACKAGES, update=bool(missing), cache_time=3600)
+    system_packages.debian_packages(name="Base packages", packages=BASE_PACKAGES)
     node = node_runtime.node(
         name=f"Node {settings.node.version}",
         version=settings.node.version,

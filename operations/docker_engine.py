@@ -24,9 +24,13 @@ SERVICE = "docker.service"
 def docker_engine() -> Generator[StringCommand, None, None]:
     """Debian's ``docker.io``, enabled and running."""
     # One command tells whether there is anything to do; apt.packages and systemd.service read these again
-    # (three commands) only when there is.
+    # (three commands) only when there is. The package list the base packages read is taken as it is, unless an
+    # operation has changed the host since.
     packages, running, enabled = read_facts(
-        (DebPackages, {}), (SystemdStatus, {"services": [SERVICE]}), (SystemdEnabled, {"services": [SERVICE]})
+        (DebPackages, {}),
+        (SystemdStatus, {"services": [SERVICE]}),
+        (SystemdEnabled, {"services": [SERVICE]}),
+        reuse=True,
     )
     if PACKAGE in packages and running.get(SERVICE) and enabled.get(SERVICE):
         host.noop(f"{PACKAGE} is installed, {SERVICE} running and enabled")
