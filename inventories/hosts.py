@@ -19,38 +19,11 @@ the file, only where the control machine reads them.
 """
 
 import os
-import tomllib
 from pathlib import Path
-from typing import Any
 
-from pyinfra.api.exceptions import InventoryError
-
-from openclaw_infra.inventory import checked_group
+from openclaw_infra.inventory import checked_group, hosts_file
 
 HOSTS_FILE = Path(os.environ.get("OPENCLAW_HOSTS_FILE") or Path(__file__).with_name("hosts.toml"))
 EXAMPLE = Path(__file__).with_name("hosts.example.toml")
 
-
-def _load(path: Path) -> tuple[list[tuple[str, dict[str, Any]]], dict[str, Any]]:
-    try:
-        document = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise InventoryError(
-            f"no hosts file at {path}. Fix: copy {EXAMPLE} there and fill in your hosts, "
-            "or point OPENCLAW_HOSTS_FILE at yours."
-        ) from None
-    except (OSError, tomllib.TOMLDecodeError) as error:
-        raise InventoryError(f"{path} cannot be read: {error}") from None
-    unknown = sorted(set(document) - {"all", "hosts"})
-    if unknown:
-        raise InventoryError(f"{path}: unknown table(s) {', '.join(unknown)}. Fix: use only [all] and [hosts.NAME].")
-    hosts = document.get("hosts", {})
-    if not hosts:
-        raise InventoryError(f"{path} names no host. Fix: add a [hosts.\"NAME\"] table for each host.")
-    for name, data in hosts.items():
-        if not isinstance(data, dict):
-            raise InventoryError(f"{path}: hosts.{name} must be a table of host data, not {data!r}.")
-    return list(hosts.items()), document.get("all", {})
-
-
-hosts = checked_group(*_load(HOSTS_FILE))
+hosts = checked_group(*hosts_file(HOSTS_FILE, EXAMPLE, "OPENCLAW_HOSTS_FILE"))

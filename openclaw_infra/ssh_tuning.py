@@ -12,6 +12,7 @@ import socket
 from collections.abc import Iterable
 from typing import Any
 
+from paramiko import Channel, SSHClient
 from pyinfra.api.host import Host
 from pyinfra.connectors.ssh import SSHConnector
 
@@ -21,14 +22,21 @@ TCP_FAMILIES = (socket.AF_INET, socket.AF_INET6)
 def set_tcp_nodelay(host: Host) -> bool:
     """Turn Nagle's algorithm off on a connected SSH host's socket; True when it was set.
 
-    False, and nothing done, for hosts not reached over a TCP socket of their own: @local, @docker and other
-    connectors, a host not connected, or SSH through a ProxyCommand or jump host (a pipe or an SSH channel).
+    Through a jump host (``ProxyJump``: the connection runs in a channel of the jump's own SSH connection) it is
+    set on the jump's TCP socket, which carries every packet. False, and nothing done, for hosts not reached over
+    TCP: @local, @docker and other connectors, a host not connected, or SSH through a ProxyCommand (a pipe).
     """
     connector = host.connector
     if not isinstance(connector, SSHConnector) or connector.client is None:
         return False
-    transport = connector.client.get_transport()
-    sock: Any = getattr(transport, "sock", None)
+    return set_client_tcp_nodelay(connector.client)
+
+
+def set_client_tcp_nodelay(client: SSHClient) -> bool:
+    """``set_tcp_nodelay`` for a connected paramiko client of one's own (the VM discovery's)."""
+    sock: Any = getattr(client.get_transport(), "sock", None)
+    while isinstance(sock, Channel):
+        sock = getattr(sock.get_transport(), "sock", None)
     if getattr(sock, "family", None) not in TCP_FAMILIES:
         return False
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

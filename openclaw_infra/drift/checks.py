@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 
 from openclaw_infra.expected_state import Check
+from openclaw_infra.vm_discovery import UnavailableVm
 
 HEALTH_WAIT_SECONDS = 5
 # What pyinfra prints when a fact could not be read; its --json then shows the fact's default instead.
@@ -44,3 +45,13 @@ def plan_refusal(reason: str) -> Check:
 def plan_check(operation_name: str) -> Check:
     """An operation of the deploys' dry-run plan that would change the host: drift."""
     return Check(check=f"plan: {operation_name}", expected="no change", found="would change")
+
+
+def unavailable_vm_result(vm: UnavailableVm) -> HostResult:
+    """A declared VM the inventory could not give as a host: drift when its VM host says it is not as declared
+    (stopped, missing, no address), unchecked when its VM host could not be asked (its state is unknown)."""
+    if not vm.listed:
+        return HostResult(vm.vm, error=f"VM on {vm.vm_host}: {vm.found}")
+    return HostResult(
+        vm.vm, (Check(check=f"VM on {vm.vm_host}", expected=f"{vm.declared}, as declared", found=vm.found),)
+    )

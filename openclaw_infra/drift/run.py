@@ -34,10 +34,17 @@ from pyinfra_cli.inventory import make_inventory
 from pyinfra_cli.prints import build_plan_json
 from pyinfra_cli.util import exec_file
 
-from openclaw_infra.drift.checks import HEALTH_WAIT_SECONDS, HostResult, plan_check, plan_refusal
+from openclaw_infra.drift.checks import (
+    HEALTH_WAIT_SECONDS,
+    HostResult,
+    plan_check,
+    plan_refusal,
+    unavailable_vm_result,
+)
 from openclaw_infra.expected_state import Check, ExpectedState, as_printed
 from openclaw_infra.host_settings import HostSettings, settings_for_hosts
 from openclaw_infra.ssh_tuning import set_tcp_nodelay
+from openclaw_infra.vm_discovery import recording_unavailable
 
 EXIT_NO_DRIFT = 0
 EXIT_DRIFT = 1
@@ -271,17 +278,23 @@ def check_inventory(inventory: str, deploys: Sequence[str], cwd: Path) -> list[H
     config = Config()  # type: ignore[no-untyped-call]  # pyinfra leaves __init__ unannotated
     errors = HostErrors()
     with _as_pyinfra_cli(), errors.capturing(), ctx_state.use(state), ctx_config.use(config):
-        loaded = _load_inventory(inventory, cwd)
+        # A VM inventory (inventories/vms.py) gives hosts only for the VMs it can reach; the declared VMs it could
+        # not are recorded while it loads, and reported here like hosts.
+        with recording_unavailable() as unavailable_vms:
+            loaded = _load_inventory(inventory, cwd)
         hosts = list(loaded)
         settings = settings_for_hosts((host.name, host.data.dict()) for host in hosts)
+        unavailable = [unavailable_vm_result(vm) for vm in unavailable_vms]
         if not hosts:
+            if unavailable:
+                return unavailable
             # Asked to check hosts and given none: a typo in the inventory's name must not read as "no drift".
             raise InventoryError(f"{inventory} gives no hosts to check")
         config.lock_current_state()
         with ctx_inventory.use(loaded):
             state.init(loaded, config)
             try:
-                return _check_hosts(state, hosts, settings, deploys, cwd, errors)
+                return [*_check_hosts(state, hosts, settings, deploys, cwd, errors), *unavailable]
             finally:
                 disconnect_all(state)
 
