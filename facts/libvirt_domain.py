@@ -103,7 +103,9 @@ class LibvirtDomain(_VirshFact[LibvirtDomainConfig]):
         )  # fmt: skip
 
     @override
-    def process(self, output: list[str]) -> LibvirtDomainConfig:
+    def process(self, output: list[str]) -> LibvirtDomainConfig | None:
+        if not output:  # no such domain (pyinfra gives the default itself; fixtures call process)
+            return None
         lines = required_lines("virsh", output)
         if INACTIVE_MARK not in lines or LIVE_MARK not in lines:
             raise unreadable("virsh", lines[-1], "the output ends before both definitions")
@@ -197,7 +199,9 @@ class LibvirtNetwork(_VirshFact[LibvirtNetworkState]):
         return listed_then(uri, "net-list --all --name", network, 'v net-info --network "$1"')
 
     @override
-    def process(self, output: list[str]) -> LibvirtNetworkState:
+    def process(self, output: list[str]) -> LibvirtNetworkState | None:
+        if not output:  # no such network
+            return None
         info = _dominfo(required_lines("virsh", output))
         return LibvirtNetworkState(
             name=_required(info, "Name"),

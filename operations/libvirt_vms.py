@@ -408,13 +408,13 @@ def domain_definition(
     + snapshot_before_changes: snapshot the VM before it is redefined or restarted
     """
     _check_path(image_dir, "image_dir")
+    definition = (vm_name, image_dir, domain_type, cpus, memory_mib, network, kernel, initrd, cmdline)
+    content, rendered_sha256 = domain_definition_content(*definition)
     paths = VmFiles.of(image_dir, vm_name)
     (domain,) = read_facts((LibvirtDomain, {"uri": uri, "domain": vm_name}))
-    # The UUID is kept: libvirt refuses a definition of the same name under another one.
-    content, rendered_sha256 = domain_definition_content(
-        vm_name, image_dir, domain_type, cpus, memory_mib, network, kernel, initrd, cmdline,
-        uuid=domain.uuid if domain is not None else None,
-    )  # fmt: skip
+    if domain is not None:
+        # The UUID is kept: libvirt refuses a definition of the same name under another one.
+        content, _ = domain_definition_content(*definition, uuid=domain.uuid)
     if domain is not None and domain.rendered_sha256 is None:
         raise OperationError(
             f"libvirt ({uri}) has a domain {vm_name!r} this deploy did not define (no checksum in its metadata); "
@@ -504,7 +504,8 @@ def domain_absent(
     No domain ``vm_name``: stopped gracefully if it runs, then undefined with its snapshots' metadata (the
     snapshots themselves stay inside the kept disk: ``qemu-img snapshot -l``) and its NVRAM kept. Its files
     (``<image_dir>/<name>/``: disk, seed, console log) are kept unless ``delete_disks``, which also removes
-    the NVRAM file. A snapshot is taken first unless the disk goes too.
+    the NVRAM file. A snapshot is taken first unless the disk goes too (or the domain has NVRAM: libvirt takes no
+    internal snapshot of a UEFI domain).
 
     + uri: libvirt connection URI
     + vm_name: the VM's name
@@ -527,7 +528,9 @@ def domain_absent(
         host.noop(f"libvirt has no domain {vm_name}{kept}")
         return
     if domain is not None:
-        if snapshot_before_changes and not delete_disks:
+        # libvirt takes no internal snapshot of a domain with UEFI NVRAM (pflash); this deploy defines none, so such
+        # a domain was made by hand.
+        if snapshot_before_changes and not delete_disks and not domain.nvram:
             yield snapshot(uri, vm_name, "delete")
         if vm is not None and vm.state != VmState.STOPPED:
             if vm.state == VmState.SUSPENDED:

@@ -113,7 +113,9 @@ def multipass_vm(
     if vm is None:
         user_data_path = posixpath.join(cloud_init_dir, f"{vm_name}.user-data")
         commands += files.directory._inner(path=cloud_init_dir, user="root", mode="700")
-        commands += files.put._inner(src=StringIO(user_data), dest=user_data_path, user="root", mode="600")
+        commands += files.put._inner(
+            src=StringIO(user_data), dest=user_data_path, user="root", mode="600", create_remote_dir=False
+        )
         commands.append(
             StringCommand(
                 multipass(

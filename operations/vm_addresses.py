@@ -64,6 +64,6 @@ def vm_addresses(
             "(libvirt: console.log in its directory under image_dir; multipass: multipass info) for its boot and "
             "DHCP, then deploy again."
         )
-    shown = [f"{name} {', '.join(found[name]) if name in found else 'has no address yet'}" for name in vm_names]
+    shown = [f"{name}: {', '.join(found[name]) if name in found else 'no address yet'}" for name in vm_names]
     host.noop("; ".join(shown))
     yield from ()
