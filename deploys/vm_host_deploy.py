@@ -7,13 +7,31 @@ list facts: a second run changes nothing.
 from __future__ import annotations
 
 from pyinfra.api.deploy import deploy
+from pyinfra.api.exceptions import OperationError
+from pyinfra.facts.files import File
 
 from openclaw_infra.deploy_context import current_vm_host_settings
+from openclaw_infra.facts.batch import read_facts
 from openclaw_infra.operations import libvirt_vms, multipass_vms, utm_vms, vm_addresses
 from openclaw_infra.settings import VirtualMachine, VmHost
 
 
+def refuse_missing_base_images(vm_host: VmHost) -> None:
+    """Every base image to create a VM from is on the VM host, read in one command while the deploy is planned:
+    a missing one stops the run before any operation runs (with ``-y`` too, where pyinfra plans no operation)."""
+    wanted = [vm for vm in vm_host.vms if vm.state != "absent" and vm.base_image]
+    found = read_facts(*((File, {"path": vm.base_image}) for vm in wanted)) if wanted else []
+    missing = [
+        libvirt_vms.missing_base_image(vm.name, vm.base_image)
+        for vm, file in zip(wanted, found, strict=True)
+        if not file and vm.base_image
+    ]
+    if missing:
+        raise OperationError("\n".join([*missing, "Nothing was changed on this VM host."]))
+
+
 def libvirt_host(vm_host: VmHost) -> None:
+    refuse_missing_base_images(vm_host)
     uri = vm_host.libvirt_uri
     if vm_host.install_tools:
         libvirt_vms.libvirt_tools(name="libvirt and qemu installed, libvirtd running")

@@ -19,7 +19,7 @@ from io import StringIO
 from typing import Literal
 
 from pyinfra.api.command import PyinfraCommand, StringCommand
-from pyinfra.api.exceptions import OperationError, OperationValueError
+from pyinfra.api.exceptions import OperationValueError
 from pyinfra.api.operation import operation
 from pyinfra.context import host
 from pyinfra.facts.deb import DebPackages
@@ -32,6 +32,7 @@ from openclaw_infra.facts.libvirt import LibvirtVms
 from openclaw_infra.facts.libvirt_domain import METADATA_NAMESPACE, LibvirtDomain, LibvirtNetwork
 from openclaw_infra.facts.qemu_image import QemuImage
 from openclaw_infra.facts.vm_record import VmRecord, VmState
+from openclaw_infra.operations.refusals import refuse
 from openclaw_infra.quoting import quoted
 from openclaw_infra.rendering import render, render_xml
 from openclaw_infra.settings import SAFE_NAME, SSH_PUBLIC_KEY, VM_NAME
@@ -71,6 +72,13 @@ class VmFiles:
         directory = posixpath.join(image_dir, vm_name)
         names = ("disk.qcow2", "user-data", "meta-data", "seed.iso", "seed.iso.sha256", "domain.xml", "console.log")
         return cls(directory, *(posixpath.join(directory, name) for name in names))
+
+
+def missing_base_image(vm_name: str, base_image: str) -> str:
+    return (
+        f"VM {vm_name}: base image {base_image} is not a file on the VM host. Fix: put a qcow2 or raw cloud image "
+        "there (e.g. Debian's genericcloud qcow2), or set base_image to the path of one."
+    )
 
 
 def _check_vm_name(vm_name: str) -> None:
@@ -139,10 +147,11 @@ def libvirt_tools() -> Generator[PyinfraCommand, None, None]:
     """
     apt_get, installed = read_facts((Which, {"command": "apt-get"}), (DebPackages, {}))
     if not apt_get:
-        raise OperationError(
+        yield from refuse(
             "install_tools installs libvirt from Debian/Ubuntu packages, and this host has no apt-get. Fix: install "
             "libvirt and qemu with the host's own package manager and set install_tools to false."
         )
+        return
     missing = [package for package in LIBVIRT_PACKAGES if package not in (installed or {})]
     if missing:
         yield from apt.packages._inner(packages=LIBVIRT_PACKAGES, update=True, cache_time=3600)
@@ -162,10 +171,11 @@ def libvirt_network(uri: str, network: str) -> Generator[PyinfraCommand, None, N
         raise OperationValueError(f"{network!r} is not a network name")
     found, virsh_path = read_facts((LibvirtNetwork, {"uri": uri, "network": network}), (Which, {"command": "virsh"}))
     if found is None and virsh_path:
-        raise OperationError(
+        yield from refuse(
             f"libvirt ({uri}) has no network {network!r}. Fix: define it (virsh net-define), or set libvirt_network "
             "to one that `virsh net-list --all` shows."
         )
+        return
     # No virsh yet: libvirt_tools installs it earlier in this run, and this operation is planned again then.
     if found is not None and found.active and found.autostart:
         host.noop(f"network {network} is active and starts with libvirtd")
@@ -220,34 +230,36 @@ def vm_disk(
         (Directory, {"path": paths.directory}),
     )  # fmt: skip
     if not base_file or base is None:
-        raise OperationError(
-            f"VM {vm_name}: base image {base_image} is not a file on the VM host. Fix: put a qcow2 or raw cloud image "
-            "there (e.g. Debian's genericcloud qcow2), or set base_image to the path of one."
-        )
+        yield from refuse(missing_base_image(vm_name, base_image))
+        return
     # None: qemu-img is not installed yet (libvirt_tools installs it earlier in this run, and this operation is
     # planned again, from fresh facts, when it runs).
     base_format = base.format or "qcow2"
     if base_format not in DISK_FORMATS:
-        raise OperationError(f"VM {vm_name}: base image {base_image} is {base_format}, not one of {DISK_FORMATS}.")
+        yield from refuse(f"VM {vm_name}: base image {base_image} is {base_format}, not one of {DISK_FORMATS}.")
+        return
     wanted = disk_gib * GIB
     if base.virtual_size is not None and base.virtual_size > wanted:
-        raise OperationError(
+        yield from refuse(
             f"VM {vm_name}: disk_gib {disk_gib} is smaller than the base image {base_image} "
             f"({base.virtual_size / GIB:.1f} GiB). Fix: raise disk_gib to at least {-(-base.virtual_size // GIB)}."
         )
+        return
     if disk is not None and disk.format is not None:
         if disk.backing_file != base_image:
-            raise OperationError(
+            yield from refuse(
                 f"VM {vm_name}: its disk {paths.disk} is an overlay on {disk.backing_file}, not on base_image "
                 f"{base_image}; a VM's disk is never overwritten. Fix: set base_image back to {disk.backing_file}, "
                 "or remove the VM (state absent with delete_disks) and deploy again."
             )
+            return
         if disk.virtual_size is not None and disk.virtual_size > wanted:
-            raise OperationError(
+            yield from refuse(
                 f"VM {vm_name}: its disk {paths.disk} is {disk.virtual_size // GIB} GiB, more than disk_gib "
                 f"{disk_gib}; a disk is never shrunk (the guest's filesystem would be cut off). Fix: set disk_gib "
                 f"to {-(-disk.virtual_size // GIB)} or more."
             )
+            return
     if _directory_ok(directory) and disk is not None and (disk.virtual_size is None or disk.virtual_size == wanted):
         host.noop(f"{paths.disk} is a {disk_gib} GiB overlay on {base_image}")
         return
@@ -416,10 +428,11 @@ def domain_definition(
         # The UUID is kept: libvirt refuses a definition of the same name under another one.
         content, _ = domain_definition_content(*definition, uuid=domain.uuid)
     if domain is not None and domain.rendered_sha256 is None:
-        raise OperationError(
+        yield from refuse(
             f"libvirt ({uri}) has a domain {vm_name!r} this deploy did not define (no checksum in its metadata); "
             "it is not replaced. Fix: give the VM another name, or remove that domain yourself (virsh undefine)."
         )
+        return
     running = domain is not None and domain.raw_state == "running"
     restart = apply_now and running and domain is not None and domain.live_rendered_sha256 != rendered_sha256
     if domain is not None and domain.rendered_sha256 == rendered_sha256 and not restart:
@@ -468,10 +481,11 @@ def domain_state(
         yield virsh(uri, "autostart", "--domain", quoted(vm_name), *([] if autostart else ["--disable"]))
         return
     if vm.state == VmState.OTHER:
-        raise OperationError(
+        yield from refuse(
             f"domain {vm_name} is {vm.raw_state!r}. Fix: read its console log and `virsh domstate --reason "
             f"{vm_name}`; once it is shut off (virsh destroy), deploy again."
         )
+        return
     commands = []
     if running and vm.state != VmState.RUNNING:
         woken = _woken(uri, vm) if vm.state == VmState.SUSPENDED else None

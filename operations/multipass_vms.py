@@ -16,7 +16,7 @@ from io import StringIO
 
 from pyinfra import logger
 from pyinfra.api.command import PyinfraCommand, StringCommand
-from pyinfra.api.exceptions import OperationError, OperationValueError
+from pyinfra.api.exceptions import OperationValueError
 from pyinfra.api.operation import operation
 from pyinfra.context import host
 from pyinfra.facts.snap import SnapPackage
@@ -26,6 +26,7 @@ from openclaw_infra.facts.batch import read_facts
 from openclaw_infra.facts.multipass import MultipassVms
 from openclaw_infra.facts.vm_record import VmRecord, VmState
 from openclaw_infra.operations.libvirt_vms import cloud_init_content
+from openclaw_infra.operations.refusals import refuse
 from openclaw_infra.quoting import quoted
 from openclaw_infra.settings import VM_NAME
 
@@ -132,10 +133,11 @@ def multipass_vm(
         if running:
             commands.append(multipass("start", quoted(vm_name)))
     elif vm.state == VmState.OTHER:
-        raise OperationError(
+        yield from refuse(
             f"multipass instance {vm_name} is {vm.raw_state!r}. Fix: wait until it is Running or Stopped "
             "(multipass info), then deploy again."
         )
+        return
     elif running and vm.state != VmState.RUNNING:
         commands.append(multipass("start", quoted(vm_name)))
     elif not running and vm.state != VmState.STOPPED:

@@ -12,13 +12,14 @@ from collections.abc import Generator
 
 from pyinfra import logger
 from pyinfra.api.command import PyinfraCommand, StringCommand
-from pyinfra.api.exceptions import OperationError, OperationValueError
+from pyinfra.api.exceptions import OperationValueError
 from pyinfra.api.operation import operation
 from pyinfra.context import host
 
 from openclaw_infra.facts.batch import read_facts
 from openclaw_infra.facts.utm import UTMCTL_IN_APP, UtmVms
 from openclaw_infra.facts.vm_record import VmState
+from openclaw_infra.operations.refusals import refuse
 from openclaw_infra.quoting import quoted
 
 # utmctl is on PATH only when the user linked it there; otherwise it is run from inside the app, as the fact does.
@@ -47,14 +48,16 @@ def utm_vm(vm_name: str, running: bool, autostart: bool = False) -> Generator[Py
     vm = next((vm for vm in vms if vm.name == vm_name), None)
     if vm is None:
         if running:
-            raise OperationError(
+            yield from refuse(
                 f"UTM lists no VM named {vm_name!r}, and utmctl cannot create one. Fix: create it in UTM first "
                 f"(name it exactly {vm_name}), then deploy again."
             )
+            return
         host.noop(f"UTM lists no VM named {vm_name}: nothing to stop")
         return
     if vm.state == VmState.OTHER:
-        raise OperationError(f"UTM VM {vm_name} is {vm.raw_state!r}. Fix: bring it to started or stopped in UTM.")
+        yield from refuse(f"UTM VM {vm_name} is {vm.raw_state!r}. Fix: bring it to started or stopped in UTM.")
+        return
     if running and vm.state != VmState.RUNNING:
         # A paused VM is started again by `utmctl start` too.
         yield utmctl("start", quoted(vm.uuid or vm_name))

@@ -7,13 +7,14 @@ from collections.abc import Generator
 from typing import Any
 
 from pyinfra.api.command import PyinfraCommand
-from pyinfra.api.exceptions import OperationError, OperationValueError
+from pyinfra.api.exceptions import OperationValueError
 from pyinfra.api.operation import operation
 from pyinfra.context import ctx_state, host
 
 from openclaw_infra.facts.libvirt import LibvirtVms
 from openclaw_infra.facts.multipass import MultipassVms
 from openclaw_infra.facts.vm_record import VmRecord
+from openclaw_infra.operations.refusals import refuse
 
 POLL_SECONDS = 2
 
@@ -59,11 +60,12 @@ def vm_addresses(
         found = _addresses(_vms(hypervisor, uri), vm_names)
     missing = [name for name in vm_names if name not in found]
     if missing and wait_seconds:
-        raise OperationError(
+        yield from refuse(
             f"no IPv4 address for {', '.join(missing)} after {wait_seconds} s. Fix: read the VM's console "
             "(libvirt: console.log in its directory under image_dir; multipass: multipass info) for its boot and "
             "DHCP, then deploy again."
         )
+        return
     shown = [f"{name}: {', '.join(found[name]) if name in found else 'no address yet'}" for name in vm_names]
     host.noop("; ".join(shown))
     yield from ()
