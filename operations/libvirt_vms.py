@@ -14,9 +14,9 @@ import dataclasses
 import hashlib
 import json
 import posixpath
-from collections.abc import Generator
+from collections.abc import Generator, Mapping
 from io import StringIO
-from typing import Literal
+from typing import Any, Literal
 
 from pyinfra.api.command import PyinfraCommand, StringCommand
 from pyinfra.api.exceptions import OperationValueError
@@ -98,10 +98,10 @@ def virsh(uri: str, *words: str | StringCommand | object) -> StringCommand:
 
 def snapshot(uri: str, vm_name: str, change: Change) -> StringCommand:
     """An internal snapshot named ``openclaw-before-<change>-<UTC time>`` (the time the host's clock says when it
-    runs). Internal snapshots live in the qcow2 overlay (a raw or direct-kernel-boot VM's kernel and initrd are
-    files outside the domain's disks, so nothing constrains them); of a running VM they include its memory. The
-    read-only seed ISO is left out (``snapshot='no'`` in the template). List with ``virsh snapshot-list``, go
-    back with ``virsh snapshot-revert``."""
+    runs). Internal snapshots live in the qcow2 overlay: a raw base image is only its read-only backing file, and a
+    direct-kernel-boot VM's kernel and initrd are files outside its disks, so neither stands in the way. Of a
+    running VM they include its memory. The read-only seed ISO is left out (``snapshot='no'`` in the template).
+    List with ``virsh snapshot-list``, go back with ``virsh snapshot-revert``."""
     return virsh(
         uri, "snapshot-create-as", "--domain", quoted(vm_name),
         "--name", f'"openclaw-before-{change}-$(date -u +%Y%m%d-%H%M%S)"',
@@ -135,8 +135,11 @@ def _owned_directory(path: str) -> Generator[PyinfraCommand, None, None]:
     yield from files.directory._inner(path=path, user="root", group=QEMU_GROUP, mode=str(DIRECTORY_MODE))
 
 
-def _directory_ok(found: object) -> bool:
-    return bool(found) and (found["user"], found["group"], found["mode"]) == ("root", QEMU_GROUP, DIRECTORY_MODE)  # type: ignore[index]
+def _directory_ok(found: Mapping[str, Any] | bool | None) -> bool:
+    """Whether pyinfra's ``Directory`` fact describes a directory as ``_owned_directory`` makes it."""
+    if not isinstance(found, Mapping):
+        return False
+    return (found["user"], found["group"], found["mode"]) == ("root", QEMU_GROUP, DIRECTORY_MODE)
 
 
 @operation()

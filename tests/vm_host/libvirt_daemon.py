@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -133,3 +134,5 @@ def libvirt_daemon() -> Iterator[LibvirtDaemon]:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
             _wait_for(f"pid {pid} to end", lambda pid=pid: not Path(f"/proc/{pid}").exists(), seconds=30)
+        if started:
+            shutil.rmtree(MASK_DIR, ignore_errors=True)
