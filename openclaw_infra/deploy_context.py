@@ -10,8 +10,10 @@ from pyinfra.context import ctx_state, host
 from openclaw_infra.host_settings import HostSettings, SettingsError, settings_for_hosts
 from openclaw_infra.isolation import refusal
 from openclaw_infra.ssh_tuning import set_tcp_nodelay_on_connected
+from openclaw_infra.vm_host_settings import VmHostSettings, vm_hosts_settings
 
 _validated: weakref.WeakKeyDictionary[Any, dict[str, HostSettings]] = weakref.WeakKeyDictionary()
+_validated_vm_hosts: weakref.WeakKeyDictionary[Any, dict[str, VmHostSettings]] = weakref.WeakKeyDictionary()
 _deploys_checked: weakref.WeakKeyDictionary[Any, set[tuple[str, ...]]] = weakref.WeakKeyDictionary()
 
 
@@ -33,6 +35,18 @@ def inventory_settings(current_state: Any) -> dict[str, HostSettings]:
 
 def current_settings() -> HostSettings:
     return inventory_settings(ctx_state.get())[host.name]  # type: ignore[no-untyped-call]
+
+
+def current_vm_host_settings() -> VmHostSettings:
+    """The current VM host's ``openclaw_vm_host`` (and its VMs' gateway settings), every host of the inventory
+    validated on the first call, so one bad VM host stops the run before any host is changed."""
+    current_state = ctx_state.get()  # type: ignore[no-untyped-call]
+    if current_state not in _validated_vm_hosts:
+        set_tcp_nodelay_on_connected(current_state.inventory)
+        _validated_vm_hosts[current_state] = vm_hosts_settings(
+            (inventory_host.name, inventory_host.data.dict()) for inventory_host in current_state.inventory
+        )
+    return _validated_vm_hosts[current_state][host.name]
 
 
 def require_deploy(*deploy_files: str) -> None:

@@ -10,6 +10,7 @@ back exactly.
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 
@@ -102,6 +103,12 @@ def systemd_path(path: str) -> str:
             f"{text!r} starts or ends with a blank or ends with a backslash; a unit file cannot hold it"
         )
     return text.replace("%", "%%")
+
+
+def yaml_string(value: str | int) -> str:
+    """A scalar of a YAML file (cloud-init's user-data and meta-data): a JSON string, which YAML reads as a
+    double-quoted scalar with the same escapes, so no value can start a new key, list item or document."""
+    return json.dumps(_printable(value))
 
 
 def logrotate_path(path: str) -> str:

@@ -32,16 +32,18 @@ QUOTING_FILTERS = {
     "systemd_executable": quoting.systemd_executable,
     "systemd_path": quoting.systemd_path,
     "logrotate_path": quoting.logrotate_path,
+    "yaml_string": quoting.yaml_string,
 }
 
 
 @functools.cache
-def _environment() -> jinja2.Environment:
+def _environment(xml: bool = False) -> jinja2.Environment:
     environment = jinja2.Environment(
         loader=jinja2.FunctionLoader(_template_source),
         undefined=jinja2.StrictUndefined,  # a missing variable is a bug, never an empty string in a unit file
         keep_trailing_newline=True,
-        autoescape=False,  # noqa: S701 - renders config files, not HTML
+        # XML (libvirt's domain definitions): every value escaped, so none can add an element or attribute.
+        autoescape=xml,  # noqa: S701 - the other templates are config files, each value quoted by its filter
     )
     environment.filters.update(QUOTING_FILTERS)
     return environment
@@ -49,3 +51,8 @@ def _environment() -> jinja2.Environment:
 
 def render(template: str, **variables: Any) -> str:
     return _environment().get_template(template).render(**variables)
+
+
+def render_xml(template: str, **variables: Any) -> str:
+    """``render`` with every value XML-escaped (``&``, ``<``, ``>``, both quotes)."""
+    return _environment(xml=True).get_template(template).render(**variables)

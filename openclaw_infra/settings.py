@@ -627,12 +627,20 @@ class VmHost(_Model):
     jump: bool | None = None
     # How long the inventory and the deploy wait for a started VM's address.
     address_wait_seconds: Annotated[int, Field(ge=0, le=3600)] = 300
+    # libvirt: how long a VM may take to shut down after `virsh shutdown` (ACPI) before it is destroyed.
+    shutdown_wait_seconds: Annotated[int, Field(ge=0, le=3600)] = 120
     # Gateway host data every VM gets; a VM's own gateway data overrides it key by key.
     gateway_defaults: dict[str, Any] = Field(default_factory=dict)
     vms: list[VirtualMachine] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _vms_are_sound(self) -> VmHost:
+        if self.hypervisor == "utm" and self.install_tools:
+            raise _fail(
+                "UTM is a macOS app; the deploy cannot install it.",
+                "install it on the Mac (brew install --cask utm, or the App Store), then set install_tools to false.",
+                at=("install_tools",),
+            )
         seen: set[str] = set()
         for index, vm in enumerate(self.vms):
             if vm.name in seen:
@@ -658,6 +666,12 @@ class VmHost(_Model):
                     f"VM {vm.name!r}: base_image {vm.base_image!r} is not a path on the VM host.",
                     "give the absolute path of a qcow2 or raw cloud image there.",
                     at=("vms", index, "base_image"),
+                )
+            if self.hypervisor == "utm" and vm.state == "absent":
+                raise _fail(
+                    f"VM {vm.name!r}: UTM VMs are not removed by the deploy (utmctl delete also deletes the disks).",
+                    'delete it in UTM, then remove it from vms, or set state to "stopped".',
+                    at=("vms", index, "state"),
                 )
             if vm.delete_disks and vm.state != "absent":
                 raise _fail(

@@ -17,7 +17,7 @@ from pyinfra.context import ctx_host, ctx_state, host
 
 from openclaw_infra.facts.batch import FactBatch
 from openclaw_infra.host_settings import HostSettings
-from openclaw_infra.operations import preflight, secret_files, verification
+from openclaw_infra.operations import preflight, secret_files, verification, vm_addresses
 from openclaw_infra.settings import Settings
 
 
@@ -76,3 +76,15 @@ def host_verified_after_the_run(settings: dict[str, Any], secrets: dict[str, str
     executing = patch.object(type(ctx_state.get()), "is_executing", True)  # type: ignore[no-untyped-call]
     with executing, patch.object(fake_host, "get_fact", plain_fact):
         yield from verification.host_verified._inner(host_settings=_host_settings(settings, secrets))
+
+
+@operation(is_idempotent=True)
+def vm_addresses_after_the_run(
+    hypervisor: str, vm_names: list[str], uri: str = "qemu:///system", wait_seconds: int = 0
+) -> Generator[Any]:
+    """As the deploy runs it: the addresses are read only once the VMs run."""
+    executing = patch.object(type(ctx_state.get()), "is_executing", True)  # type: ignore[no-untyped-call]
+    with executing:
+        yield from vm_addresses.vm_addresses._inner(
+            hypervisor=hypervisor, vm_names=vm_names, uri=uri, wait_seconds=wait_seconds
+        )

@@ -28,6 +28,8 @@ FACT_MODULES = (
     "parallels",
     "multipass",
     "libvirt",
+    "libvirt_domain",
+    "qemu_image",
     "utm",
     "ports",
     "ufw",
@@ -71,7 +73,13 @@ def _fact_classes() -> list[str]:
     for module_name in FACT_MODULES:
         module = import_module(f"openclaw_infra.facts.{module_name}")
         for name, value in vars(module).items():
-            if inspect.isclass(value) and issubclass(value, FactBase) and value.__module__ == module.__name__:
+            public = not name.startswith("_")  # a module's shared base class is no fact of its own
+            if (
+                public
+                and inspect.isclass(value)
+                and issubclass(value, FactBase)
+                and value.__module__ == module.__name__
+            ):
                 found.append(f"{module_name}.{name}")
     return sorted(found)
 

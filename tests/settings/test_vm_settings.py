@@ -68,6 +68,10 @@ def test_a_declared_vm_gets_defaults_and_a_linux_vm_gateway() -> None:
     )
 
 
+def test_a_stop_waits_two_minutes_for_the_guest_by_default() -> None:
+    assert vm_host_settings("hyper1", vm_host()).vm_host.shutdown_wait_seconds == 120
+
+
 def test_gateway_defaults_apply_to_every_vm_and_a_vm_overrides_them() -> None:
     data = vm_host(
         vm("vm-a"),
@@ -101,6 +105,17 @@ def test_gateway_defaults_apply_to_every_vm_and_a_vm_overrides_them() -> None:
             {"openclaw_vm_host": {"hypervisor": "multipass", "vms": [vm(boot={"kernel": "/boot/vmlinuz"})]}},
             "openclaw_vm_host.vms[0].boot",
             "libvirt's",
+        ),
+        (vm_host(shutdown_wait_seconds=-1), "openclaw_vm_host.shutdown_wait_seconds", "greater than or equal to 0"),
+        (
+            {"openclaw_vm_host": {"hypervisor": "utm", "install_tools": True, "vms": [vm()]}},
+            "openclaw_vm_host.install_tools",
+            "UTM is a macOS app",
+        ),
+        (
+            {"openclaw_vm_host": {"hypervisor": "utm", "vms": [vm(state="absent")]}},
+            "openclaw_vm_host.vms[0].state",
+            "UTM VMs are not removed by the deploy",
         ),
     ],
 )

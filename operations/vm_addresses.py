@@ -1,0 +1,71 @@
+"""After a VM host deploy: each running VM's IPv4 address, waited for and printed, read from the VM list facts."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Generator
+from typing import Any
+
+from pyinfra.api.command import PyinfraCommand
+from pyinfra.api.exceptions import OperationValueError
+from pyinfra.api.operation import operation
+from pyinfra.context import ctx_state, host
+
+from openclaw_infra.facts.libvirt import LibvirtVms
+from openclaw_infra.facts.multipass import MultipassVms
+from openclaw_infra.facts.vm_record import VmRecord
+from openclaw_infra.operations.refusals import refuse
+
+POLL_SECONDS = 2
+
+
+def _vms(hypervisor: str, uri: str) -> list[VmRecord]:
+    if hypervisor == "libvirt":
+        found: list[VmRecord] = host.get_fact(LibvirtVms, uri=uri, address_source="lease")
+    else:
+        found = host.get_fact(MultipassVms)
+    return found
+
+
+def _addresses(vms: list[VmRecord], names: list[str]) -> dict[str, Any]:
+    return {vm.name: tuple(vm.ipv4) for vm in vms if vm.name in names and vm.ipv4}
+
+
+@operation(is_idempotent=True)
+def vm_addresses(
+    hypervisor: str, vm_names: list[str], uri: str = "qemu:///system", wait_seconds: int = 0
+) -> Generator[PyinfraCommand, None, None]:
+    """
+    Print each VM's IPv4 address (libvirt's DHCP leases, or ``multipass list``) once the deploy has run, waiting up
+    to ``wait_seconds`` for all of them; changes nothing. A VM still without one then fails the operation, naming
+    where to look; with ``wait_seconds`` 0 the addresses known at once are printed and none is required.
+
+    + hypervisor: ``libvirt`` or ``multipass`` (UTM lists no addresses)
+    + vm_names: the VMs that should be running
+    + uri: libvirt connection URI
+    + wait_seconds: how long to wait for every address
+    """
+    if hypervisor not in ("libvirt", "multipass"):
+        raise OperationValueError(f"{hypervisor} lists no VM addresses")
+    if not vm_names:
+        host.noop("no VM should be running")
+        return
+    if not ctx_state.get().is_executing:  # type: ignore[no-untyped-call]
+        host.noop(f"the addresses of {', '.join(vm_names)} are read once the VMs run")
+        return
+    deadline = time.monotonic() + wait_seconds
+    found = _addresses(_vms(hypervisor, uri), vm_names)
+    while len(found) < len(vm_names) and time.monotonic() < deadline:
+        time.sleep(POLL_SECONDS)
+        found = _addresses(_vms(hypervisor, uri), vm_names)
+    missing = [name for name in vm_names if name not in found]
+    if missing and wait_seconds:
+        yield from refuse(
+            f"no IPv4 address for {', '.join(missing)} after {wait_seconds} s. Fix: read the VM's console "
+            "(libvirt: console.log in its directory under image_dir; multipass: multipass info) for its boot and "
+            "DHCP, then deploy again."
+        )
+        return
+    shown = [f"{name}: {', '.join(found[name]) if name in found else 'no address yet'}" for name in vm_names]
+    host.noop("; ".join(shown))
+    yield from ()
