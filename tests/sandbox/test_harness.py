@@ -177,20 +177,27 @@ def test_parallel_boots_in_a_gevent_patched_process(tmp_path: Path) -> None:
     assert result.stdout.strip() == "3", result.stderr[-3000:]
 
 
-def test_hosts_booted_in_parallel_on_a_fresh_state_share_one_key_pair_and_token(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # up_many boots hosts in threads; on an empty state directory each one makes the key and the token.
-    from concurrent.futures import ThreadPoolExecutor
-
-    from sandbox_hosts import config, hosts
-
-    monkeypatch.setattr(config, "STATE_DIR", tmp_path / "state")
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        keys = list(pool.map(lambda _: hosts.ensure_ssh_key(), range(8)))
-        tokens = list(pool.map(lambda _: hosts.ensure_demo_token(), range(8)))
-    key, token = keys[0], tokens[0]
-    assert set(keys) == {key} and set(tokens) == {token}
+@pytest.mark.parametrize("patched", [False, True], ids=["threads", "gevent-patched"])
+def test_hosts_booted_in_parallel_on_a_fresh_state_share_one_key_pair_and_token(tmp_path: Path, patched: bool) -> None:
+    # up_many boots hosts in threads; on an empty state directory each one makes the key and the token. Under
+    # pyinfra's gevent patching the threads are greenlets: a lock one waits for by blocking would never be released.
+    script = (
+        ("import pyinfra_cli; " if patched else "")
+        + "from concurrent.futures import ThreadPoolExecutor; from sandbox_hosts import hosts; "
+        "pool = ThreadPoolExecutor(max_workers=8); "
+        "keys = set(pool.map(lambda _: str(hosts.ensure_ssh_key()), range(8))); "
+        "tokens = set(pool.map(lambda _: str(hosts.ensure_demo_token()), range(8))); "
+        "print(*sorted(keys), *sorted(tokens))"
+    )
+    state = tmp_path / "state"
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=PROJECT_ROOT, env={**os.environ, "OPENCLAW_SANDBOX_STATE": str(state)},
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    key, token = (Path(path) for path in result.stdout.split())
+    assert (key.parent.parent, token.parent) == (state, state)
     derived = subprocess.run(["ssh-keygen", "-y", "-f", str(key)], capture_output=True, text=True, check=True)
     assert derived.stdout.split()[:2] == key.with_suffix(".pub").read_text().split()[:2]
     assert len(token.read_text().strip()) >= 40 and token.stat().st_mode & 0o777 == 0o600
