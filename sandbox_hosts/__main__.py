@@ -1,4 +1,4 @@
-"""``python -m sandbox_hosts image|up|down|list|ssh``."""
+"""``python -m sandbox_hosts image|guest-image|up|down|list|mirror|ssh``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from sandbox_hosts import hosts, image, mirror_service, node_mirror
+from sandbox_hosts import guest_image, hosts, image, mirror_service, node_mirror, vm_host
 
 
 def _cmd_image(_: argparse.Namespace) -> int:
@@ -18,9 +18,23 @@ def _cmd_image(_: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_guest_image(_: argparse.Namespace) -> int:
+    started = time.monotonic()
+    built = guest_image.ensure_guest_image()
+    print(
+        f"guest image: {built.directory} (ready in {time.monotonic() - started:.1f}s; built in "
+        f"{guest_image.build_seconds()}s): Node {built.node_version}, OpenClaw {built.openclaw_version}; "
+        f"in a VM host: {built.raw}, {built.kernel}, {built.initrd}"
+    )
+    return 0
+
+
 def _cmd_up(args: argparse.Namespace) -> int:
     started = time.monotonic()
-    booted = hosts.up_many(args.names, login=args.login)
+    if args.vm_host:
+        booted = [vm_host.up_vm_host(name, login=args.login) for name in args.names]
+    else:
+        booted = hosts.up_many(args.names, login=args.login)
     for host in booted:
         print(f"{host.name}\t{host.address}")
     print(f"booted {len(booted)} host(s) in {time.monotonic() - started:.1f}s", file=sys.stderr)
@@ -58,10 +72,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sandbox_hosts", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("image", help="build the base image if it is not cached").set_defaults(func=_cmd_image)
+    commands.add_parser(
+        "guest-image", help="build the VM guest image (raw ext4, kernel, initrd) if it is not cached"
+    ).set_defaults(func=_cmd_guest_image)
     up_parser = commands.add_parser("up", help="boot hosts")
     up_parser.add_argument("names", nargs="+", metavar="NAME")
     up_parser.add_argument(
         "--login", choices=hosts.LOGINS, default="root", help="root over SSH, or only a sudo user (admin)"
+    )
+    up_parser.add_argument(
+        "--vm-host",
+        action="store_true",
+        help=f"hosts to run libvirt VMs in: the guest image at {vm_host.IMAGE_DIR}, libvirt not yet installed",
     )
     up_parser.set_defaults(func=_cmd_up)
     down_parser = commands.add_parser("down", help="halt hosts and remove every trace of them")

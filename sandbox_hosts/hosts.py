@@ -348,7 +348,7 @@ def raise_kernel_limits() -> dict[str, int]:
     return in_force
 
 
-def _nspawn_command(name: str, directory: Path) -> list[str]:
+def _nspawn_command(name: str, directory: Path, read_only_binds: Sequence[tuple[Path, str]] = ()) -> list[str]:
     return [
         "systemd-nspawn",
         # The machine has no systemd/dbus of its own to register with.
@@ -364,6 +364,7 @@ def _nspawn_command(name: str, directory: Path) -> list[str]:
         "--system-call-filter=@mount @keyring bpf",
         f"--bind={directory / 'docker'}:/var/lib/docker",
         "--console=passive",
+        *(f"--bind-ro={source}:{target}" for source, target in read_only_binds),
     ]
 
 
@@ -405,8 +406,14 @@ def _wait_for_ssh(host: SandboxHost, deadline: float) -> None:
     raise SandboxError(f"{host.name}: not running within {config.BOOT_TIMEOUT_SECONDS}s")
 
 
-def up(name: str, owner_pid: int = 0, login: Login = "root") -> SandboxHost:
-    """Boot one host and return when sshd answers and systemd reports ``running``."""
+def up(
+    name: str, owner_pid: int = 0, login: Login = "root", read_only_binds: Sequence[tuple[Path, str]] = ()
+) -> SandboxHost:
+    """Boot one host and return when sshd answers and systemd reports ``running``.
+
+    ``read_only_binds``: ``(directory on the machine, path in the host)`` pairs the host sees read-only (a VM
+    host's guest image, see ``vm_host``).
+    """
     if not HOST_NAME.match(name):
         raise SandboxError(f"host name {name!r}: use 1-10 characters, a lowercase letter first, then [a-z0-9-]")
     if login not in LOGINS:
@@ -426,7 +433,7 @@ def up(name: str, owner_pid: int = 0, login: Login = "root") -> SandboxHost:
         network.create(name, index)
         with (directory / "console.log").open("w") as console:
             process = subprocess.Popen(
-                cgroups.started_in(cgroups.create(name), _nspawn_command(name, directory)),
+                cgroups.started_in(cgroups.create(name), _nspawn_command(name, directory, read_only_binds)),
                 stdin=subprocess.DEVNULL,
                 stdout=console,
                 stderr=subprocess.STDOUT,

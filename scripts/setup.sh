@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   systemd-container   # systemd-nspawn boots the sandbox hosts
   debootstrap         # builds their base image
+  e2fsprogs           # mkfs.ext4 -d: the VM guest image (sandbox_hosts/guest_image.py)
   iptables iproute2   # their network namespaces and NAT
   openssh-client      # the harness's own readiness checks
   python3-venv

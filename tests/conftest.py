@@ -27,6 +27,14 @@ class SandboxFactory:
         self.hosts.update({host.name: host for host in booted})
         return booted
 
+    def boot_vm_host(self, login: sandbox.Login = "root") -> SandboxHost:
+        """A VM host (``sandbox_hosts.vm_host``): libvirt not yet installed, the guest image at its ``IMAGE_DIR``."""
+        from sandbox_hosts import vm_host  # builds on the guest image's module: only tests that boot one load it
+
+        host = vm_host.up_vm_host(f"hv{os.getpid() % 10000}x{next(self._counter)}", os.getpid(), login)
+        self.hosts[host.name] = host
+        return host
+
     def release(self, *hosts: SandboxHost) -> None:
         for host in hosts:
             sandbox.down(host.name)
@@ -62,6 +70,16 @@ def sandbox_factory() -> Iterator[SandboxFactory]:
 def sandbox_host(sandbox_factory: SandboxFactory) -> Iterator[SandboxHost]:
     """A fresh host for this test alone."""
     (host,) = sandbox_factory.boot(1)
+    try:
+        yield host
+    finally:
+        sandbox_factory.release(host)
+
+
+@pytest.fixture
+def vm_host(sandbox_factory: SandboxFactory) -> Iterator[SandboxHost]:
+    """A fresh VM host for this test alone (its VMs end with it)."""
+    host = sandbox_factory.boot_vm_host()
     try:
         yield host
     finally:
