@@ -18,6 +18,16 @@ OS_NAMES = {"linux": "Linux", "macos": "Darwin"}
 # Tuples, not sets: membership by equality, which pyinfra-testing's fake facts support (they are unhashable).
 SUPPORTED_ARCHES = ("x86_64", "amd64", "aarch64", "arm64")
 SYSTEMD_USABLE = ("running", "degraded")
+# Still booting: a VM whose sshd just answered, a host just restarted. Waited for, not refused.
+SYSTEMD_BOOTING = ("initializing", "starting")
+BOOT_WAIT_SECONDS = 900
+WAIT_FOR_BOOT = (
+    f"timeout {BOOT_WAIT_SECONDS} systemctl is-system-running --wait >/dev/null; "
+    'state=$(systemctl is-system-running); case "$state" in running|degraded) ;; '
+    f'*) echo "systemd state is $state after waiting {BOOT_WAIT_SECONDS} s for the boot to finish; the gateway '
+    'service needs systemd running (or degraded). Fix: look at systemctl list-jobs and journalctl -b." >&2; '
+    "exit 1 ;; esac"
+)
 
 
 @operation(is_idempotent=True)
@@ -26,7 +36,8 @@ def host_ready(settings: Settings) -> Generator[str, None, None]:
     Refuse a host that cannot carry the settings: wrong OS family, unsupported CPU, or (Linux) no systemd, no
     apt, or a service user that exists already but is not one this deploy made.
 
-    Changes nothing; on success it reports what it found and what will be deployed.
+    Changes nothing; on success it reports what it found and what will be deployed. A host still booting (a VM
+    just created) is waited for, up to ``BOOT_WAIT_SECONDS``: the one command this operation may run.
     """
     linux = settings.os_family == "linux"
     # One command for every probe: each would otherwise cost a round trip over SSH.
@@ -50,9 +61,13 @@ def host_ready(settings: Settings) -> Generator[str, None, None]:
     found = f"{os_name} {arch}"
     if linux:
         system_state, apt_get, *accounts = linux_facts
-        if system_state not in SYSTEMD_USABLE:
+        if system_state in SYSTEMD_BOOTING:
+            yield WAIT_FOR_BOOT
+            system_state = "booted"
+        elif system_state not in SYSTEMD_USABLE:
             raise OperationError(
-                f"systemd state is {system_state!r}; the gateway service needs systemd as PID 1 (running or degraded)."
+                f"systemd state is {str(system_state)!r}; the gateway service needs systemd as PID 1 "
+                "(running or degraded)."
             )
         found += f", systemd {system_state}"
         if not apt_get:

@@ -1,4 +1,5 @@
-"""After a VM host deploy: each running VM's IPv4 address, waited for and printed, read from the VM list facts."""
+"""After a VM host deploy: each running VM's IPv4 address and its sshd answering, waited for and printed, read from
+the VM list facts: the next command (``pyinfra inventories/vms.py …``) can log in at once."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ from pyinfra.context import ctx_state, host
 
 from openclaw_infra.facts.libvirt import LibvirtVms
 from openclaw_infra.facts.multipass import MultipassVms
+from openclaw_infra.facts.tcp_port import TcpPortAnswers
 from openclaw_infra.facts.vm_record import VmRecord
 from openclaw_infra.operations.refusals import refuse
 
 POLL_SECONDS = 2
+SSH_PORT = 22
 
 
 def _vms(hypervisor: str, uri: str) -> list[VmRecord]:
@@ -66,6 +69,25 @@ def vm_addresses(
             "DHCP, then deploy again."
         )
         return
-    shown = [f"{name}: {', '.join(found[name]) if name in found else 'no address yet'}" for name in vm_names]
+    # A DHCP lease comes before cloud-init has made the admin user and sshd has started: wait for sshd too, in the
+    # same time, so the inventory of VMs can log in as soon as this deploy ends.
+    silent = [name for name in found if wait_seconds and not _ssh_answers(found[name][0])]
+    while silent and time.monotonic() < deadline:
+        time.sleep(POLL_SECONDS)
+        silent = [name for name in silent if not _ssh_answers(found[name][0])]
+    if silent:
+        yield from refuse(
+            f"{', '.join(silent)}: an address but no SSH on port {SSH_PORT} after {wait_seconds} s. Fix: read "
+            "the VM's console (libvirt: console.log in its directory under image_dir; multipass: multipass info) "
+            "for cloud-init and sshd, then deploy again."
+        )
+        return
+    ready = " (SSH answering)" if wait_seconds else ""
+    shown = [f"{name}: {', '.join(found[name]) + ready if name in found else 'no address yet'}" for name in vm_names]
     host.noop("; ".join(shown))
     yield from ()
+
+
+def _ssh_answers(address: str) -> bool:
+    answers: bool = host.get_fact(TcpPortAnswers, address=address, port=SSH_PORT)
+    return answers

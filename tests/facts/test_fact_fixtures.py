@@ -30,6 +30,7 @@ FACT_MODULES = (
     "libvirt",
     "libvirt_domain",
     "qemu_image",
+    "tcp_port",
     "utm",
     "ports",
     "ufw",

@@ -306,3 +306,19 @@ def test_ufw_rule_row_without_an_action_is_unreadable() -> None:
 def test_pf_refuses_a_bad_anchor_name() -> None:
     with pytest.raises(ValueError):
         PfAnchorRules().command(anchor="x; pfctl -d")
+
+
+@pytest.mark.parametrize("output", [["maybe"], ["answers", "silent"], [""]])
+def test_tcp_port_answers_refuses_output_it_cannot_read(output: list[str]) -> None:
+    from openclaw_infra.facts.tcp_port import TcpPortAnswers
+
+    with pytest.raises(FactProcessError):
+        TcpPortAnswers().process(output)
+
+
+@pytest.mark.parametrize("address", ["host.example", "127.0.0.1; reboot", ""])
+def test_tcp_port_answers_takes_addresses_only(address: str) -> None:
+    from openclaw_infra.facts.tcp_port import TcpPortAnswers
+
+    with pytest.raises(ValueError):
+        TcpPortAnswers().command(address)
