@@ -22,10 +22,12 @@ host's network namespace, so a guest is reached only through its VM host: ``jump
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import time
 from pathlib import Path
+from typing import Any
 
 from sandbox_hosts import guest_image, hosts
 from sandbox_hosts.hosts import Login, SandboxError, SandboxHost
@@ -34,6 +36,8 @@ IMAGE_DIR = guest_image.IMAGE_DIR_IN_HOST
 # What the VM host deploy's install_tools installs on Debian, plus genisoimage for NoCloud seeds.
 LIBVIRT_PACKAGES = ("libvirt-daemon-system", "qemu-system-x86", "qemu-utils", "dnsmasq-base", "genisoimage")
 LIBVIRT_NETWORK = "default"
+# In the VM host, for guests started by hand: overlay disks, seeds, console logs (libvirt-qemu traverses it: 0755).
+WORK_DIR = "/var/lib/openclaw-test/vms"
 INSTALL_TIMEOUT_SECONDS = 900
 # Under emulation a guest takes its DHCP lease ~35 s after start; ~200 s was seen on a machine busy with other tests.
 ADDRESS_TIMEOUT_SECONDS = 600
@@ -105,3 +109,140 @@ def jump_ssh_args(host: SandboxHost, address: str, key: Path, known_hosts: Path,
         f"ProxyCommand={proxy}",
         f"{user}@{address}",
     ]
+
+
+# A minimal domain and seed, written by hand as a person would (no project code): the harness's own check of the
+# image, and the floor the VM flow benchmark measures the VM host deploy against.
+BY_HAND_DOMAIN_XML = """\
+<domain type='qemu'>
+  <name>{domain}</name>
+  <memory unit='MiB'>1024</memory>
+  <vcpu>2</vcpu>
+  <cpu mode='custom' match='exact'><model fallback='forbid'>qemu64</model></cpu>
+  <os>
+    <type arch='x86_64' machine='pc'>hvm</type>
+    <kernel>{image.kernel}</kernel>
+    <initrd>{image.initrd}</initrd>
+    <cmdline>{image.cmdline}</cmdline>
+  </os>
+  <features><acpi/></features>
+  <devices>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2'/>
+      <source file='{work}/{domain}.qcow2'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+    <disk type='file' device='cdrom'>
+      <driver name='qemu' type='raw'/>
+      <source file='{work}/{domain}-seed.iso'/>
+      <target dev='hdc' bus='ide'/>
+      <readonly/>
+    </disk>
+    <interface type='network'>
+      <source network='default'/>
+      <model type='virtio'/>
+    </interface>
+    <serial type='file'>
+      <source path='{work}/{domain}-console.log'/>
+      <target port='0'/>
+    </serial>
+  </devices>
+</domain>
+"""
+
+BY_HAND_USER_DATA = """\
+#cloud-config
+users:
+  - name: admin
+    shell: /bin/bash
+    sudo: "ALL=(ALL) NOPASSWD:ALL"
+    lock_passwd: true
+    ssh_authorized_keys:
+      - {public_key}
+"""
+
+
+def start_guest_by_hand(host: SandboxHost, image: guest_image.GuestImage, domain: str, public_key: str) -> None:
+    """Define and start ``domain`` on ``host`` from ``image`` with a NoCloud seed making user ``admin`` with
+    ``public_key``: a qcow2 overlay, genisoimage, ``virsh define`` and ``start``, by hand in ``WORK_DIR``."""
+    work = host.root / WORK_DIR.lstrip("/")
+    work.mkdir(mode=0o755, parents=True, exist_ok=True)
+    (work / "user-data").write_text(BY_HAND_USER_DATA.format(public_key=public_key))
+    (work / "meta-data").write_text(f"instance-id: {domain}-1\nlocal-hostname: {domain}\n")
+    (work / f"{domain}.xml").write_text(BY_HAND_DOMAIN_XML.format(domain=domain, image=image, work=WORK_DIR))
+    overlay_gib = -(-image.size_bytes // (1 << 30)) + 2
+    host.run(
+        f"cd {WORK_DIR} && genisoimage -quiet -output {domain}-seed.iso -volid cidata -joliet -rock user-data meta-data"
+        f" && qemu-img create -q -f qcow2 -b {image.raw} -F raw {domain}.qcow2 {overlay_gib}G"
+        f" && virsh define {domain}.xml && virsh start {domain}"
+    )
+
+
+def toml_value(value: Any) -> str:
+    """``value`` as an inline TOML value (a JSON string is a valid TOML basic string)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(item) for item in value) + "]"
+    return "{ " + ", ".join(f"{json.dumps(key)} = {toml_value(item)}" for key, item in value.items()) + " }"
+
+
+def toml_table(header: str, data: dict[str, Any]) -> list[str]:
+    """The lines of a TOML table ``[header]`` holding ``data``, each value inline."""
+    return [f"[{header}]", *(f"{json.dumps(key)} = {toml_value(value)}" for key, value in data.items())]
+
+
+def vm_host_data(
+    host: SandboxHost, image: guest_image.GuestImage, vm: str, public_key: str, token_file: Path, state: str
+) -> dict[str, Any]:
+    """A VM hosts file's table for ``host`` as an operator writes it: libvirt installed by the deploy, software
+    emulation, one VM booting ``image`` with its own token file and no Docker sandbox (minutes of CPU under
+    emulation; the sandbox is proven on sandbox hosts)."""
+    return {
+        **host.pyinfra_data(),
+        "openclaw_vm_host": {
+            "hypervisor": "libvirt",
+            "install_tools": True,
+            "libvirt_domain_type": "qemu",
+            "shutdown_wait_seconds": 180,
+            "address_wait_seconds": ADDRESS_TIMEOUT_SECONDS,
+            "vms": [
+                {
+                    "name": vm,
+                    "cpus": 2,
+                    "memory_mib": 1536,
+                    "disk_gib": max(4, -(-image.size_bytes // 1024**3)),
+                    "base_image": image.raw,
+                    "boot": image.boot(),
+                    # The VMs are logged into with the VM host's key: the inventory passes its ssh_key on.
+                    "ssh_public_key": public_key,
+                    "state": state,
+                    "gateway": {
+                        "openclaw_secrets": {"OPENCLAW_GATEWAY_TOKEN": {"file": str(token_file)}},
+                        "openclaw_docker_sandbox": False,
+                    },
+                }
+            ],
+        },
+    }
+
+
+def write_vm_hosts_file(
+    path: Path,
+    host: SandboxHost,
+    image: guest_image.GuestImage,
+    vm: str,
+    public_key: str,
+    token_file: Path,
+    state: str = "running",
+) -> Path:
+    """``path`` written as a VM hosts file (``inventories/vm_hosts.toml``'s shape) declaring ``host`` and its VM."""
+    data = vm_host_data(host, image, vm, public_key, token_file, state)
+    lines = [
+        f"[hosts.{json.dumps(host.name)}]",
+        *(f"{json.dumps(key)} = {toml_value(value)}" for key, value in data.items()),
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path

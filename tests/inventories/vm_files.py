@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from sandbox_hosts.vm_host import toml_table
 from tests.helpers import PROJECT_ROOT, PYINFRA
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB0P1q3Y1m2q9N5bE3kZc0Yc4n9p7rJ4Vx6h8mX2m5Qe operator@laptop"
@@ -18,22 +19,10 @@ REAL_OUTPUTS = PROJECT_ROOT.parent / "shared" / "fixtures" / "real-outputs"
 FIX = "run `pyinfra inventories/vm_hosts.py deploys/vm_host.py` to"
 
 
-def toml(value: Any) -> str:
-    """``value`` as an inline TOML value (a JSON string is a valid TOML basic string)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | str):
-        return json.dumps(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(toml(item) for item in value) + "]"
-    return "{ " + ", ".join(f"{json.dumps(key)} = {toml(item)}" for key, item in value.items()) + " }"
-
-
 def write_vm_hosts(path: Path, hosts: dict[str, dict[str, Any]], all_data: dict[str, Any] | None = None) -> Path:
-    lines = ["[all]", *(f"{json.dumps(key)} = {toml(value)}" for key, value in (all_data or {}).items()), ""]
+    lines = [*toml_table("all", all_data or {}), ""]
     for name, data in hosts.items():
-        lines += [f"[hosts.{json.dumps(name)}]", *(f"{json.dumps(key)} = {toml(value)}" for key, value in data.items())]
-        lines.append("")
+        lines += [*toml_table(f"hosts.{json.dumps(name)}", data), ""]
     path.write_text("\n".join(lines))
     return path
 

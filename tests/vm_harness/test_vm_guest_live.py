@@ -13,64 +13,14 @@ import pytest
 
 from openclaw_infra.settings import NodeRuntime, OpenClawPackage
 from sandbox_hosts import SandboxHost, guest_image
-from sandbox_hosts.vm_host import domain_address, install_libvirt, jump_ssh_args
+from sandbox_hosts.vm_host import WORK_DIR, domain_address, install_libvirt, jump_ssh_args, start_guest_by_hand
 
 pytestmark = pytest.mark.sandbox
 
 DOMAIN = "hvguest"
-# In the VM host: the overlay disk, the seed and the console log (libvirt-qemu must traverse it: 0755).
-WORK_DIR = "/var/lib/openclaw-test/vms"
 SSH_TIMEOUT_SECONDS = 600
 CLOUD_INIT_TIMEOUT_SECONDS = 900
 SHUTDOWN_TIMEOUT_SECONDS = 180
-
-DOMAIN_XML = """\
-<domain type='qemu'>
-  <name>{domain}</name>
-  <memory unit='MiB'>1024</memory>
-  <vcpu>2</vcpu>
-  <cpu mode='custom' match='exact'><model fallback='forbid'>qemu64</model></cpu>
-  <os>
-    <type arch='x86_64' machine='pc'>hvm</type>
-    <kernel>{image.kernel}</kernel>
-    <initrd>{image.initrd}</initrd>
-    <cmdline>{image.cmdline}</cmdline>
-  </os>
-  <features><acpi/></features>
-  <devices>
-    <disk type='file' device='disk'>
-      <driver name='qemu' type='qcow2'/>
-      <source file='{work}/{domain}.qcow2'/>
-      <target dev='vda' bus='virtio'/>
-    </disk>
-    <disk type='file' device='cdrom'>
-      <driver name='qemu' type='raw'/>
-      <source file='{work}/{domain}-seed.iso'/>
-      <target dev='hdc' bus='ide'/>
-      <readonly/>
-    </disk>
-    <interface type='network'>
-      <source network='default'/>
-      <model type='virtio'/>
-    </interface>
-    <serial type='file'>
-      <source path='{work}/{domain}-console.log'/>
-      <target port='0'/>
-    </serial>
-  </devices>
-</domain>
-"""
-
-USER_DATA = """\
-#cloud-config
-users:
-  - name: admin
-    shell: /bin/bash
-    sudo: "ALL=(ALL) NOPASSWD:ALL"
-    lock_passwd: true
-    ssh_authorized_keys:
-      - {public_key}
-"""
 
 
 def console_tail(host: SandboxHost) -> str:
@@ -99,17 +49,7 @@ def test_a_guest_boots_from_the_image_and_is_reached_through_its_vm_host(vm_host
 
     key = tmp_path / "admin_key"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "hv-test", "-f", str(key)], check=True)
-    work = vm_host.root / WORK_DIR.lstrip("/")
-    work.mkdir(mode=0o755, parents=True)
-    (work / "user-data").write_text(USER_DATA.format(public_key=key.with_suffix(".pub").read_text().strip()))
-    (work / "meta-data").write_text(f"instance-id: {DOMAIN}-1\nlocal-hostname: {DOMAIN}\n")
-    (work / f"{DOMAIN}.xml").write_text(DOMAIN_XML.format(domain=DOMAIN, image=image, work=WORK_DIR))
-    overlay_gib = -(-image.size_bytes // (1 << 30)) + 2
-    vm_host.run(
-        f"cd {WORK_DIR} && genisoimage -quiet -output {DOMAIN}-seed.iso -volid cidata -joliet -rock user-data meta-data"
-        f" && qemu-img create -q -f qcow2 -b {image.raw} -F raw {DOMAIN}.qcow2 {overlay_gib}G"
-        f" && virsh define {DOMAIN}.xml && virsh start {DOMAIN}"
-    )
+    start_guest_by_hand(vm_host, image, DOMAIN, key.with_suffix(".pub").read_text().strip())
     booted = time.monotonic()
 
     address = domain_address(vm_host, DOMAIN)
