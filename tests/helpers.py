@@ -21,6 +21,12 @@ SANDBOX_INVENTORY = PROJECT_ROOT / "inventories" / "sandbox.py"
 PYINFRA = str(Path(sys.executable).parent / "pyinfra")
 
 
+def changed_operations(json_output: str) -> list[str]:
+    """From ``pyinfra --json`` output: the operations that changed a host, by name without the deploy's prefix."""
+    operations = json.loads(json_output)["results"]["operations"]
+    return [operation["name"].rpartition(" | ")[2] for operation in operations if operation["success"]]
+
+
 def run_pyinfra(
     hosts: Sequence[SandboxHost],
     *args: str,

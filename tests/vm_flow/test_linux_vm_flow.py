@@ -12,6 +12,7 @@ every step costs minutes under emulation.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -25,7 +26,7 @@ import pytest
 from sandbox_hosts import guest_image
 from sandbox_hosts import vm_host as vm_harness
 from sandbox_hosts.hosts import SandboxHost, ssh_key_path
-from tests.helpers import PROJECT_ROOT, PYINFRA
+from tests.helpers import PROJECT_ROOT, PYINFRA, changed_operations
 
 pytestmark = pytest.mark.sandbox
 
@@ -51,18 +52,11 @@ def changed(inventory: str, deploy: str, vm_hosts_file: Path, redeploy_after: st
     names: list[str] = []
     if result.returncode != 0 and redeploy_after and redeploy_after in result.stdout + result.stderr:
         print(f"{inventory} {deploy}: failed with {redeploy_after!r}; deploying again")
-        names = _changed_names(result.stdout)
+        with contextlib.suppress(ValueError, KeyError):  # what the failed run changed, where it printed its results
+            names = changed_operations(result.stdout)
         result = run(PYINFRA, "-y", "--json", inventory, deploy, vm_hosts_file=vm_hosts_file)
     assert result.returncode == 0, f"{inventory} {deploy} exited {result.returncode}\n{result.stdout}\n{result.stderr}"
-    return [*names, *_changed_names(result.stdout)]
-
-
-def _changed_names(json_output: str) -> list[str]:
-    try:
-        operations = json.loads(json_output)["results"]["operations"]
-    except (ValueError, KeyError):
-        return []
-    return [operation["name"].rpartition(" | ")[2] for operation in operations if operation["success"]]
+    return [*names, *changed_operations(result.stdout)]
 
 
 def inside(host: SandboxHost, address: str, command: str, known_hosts: Path) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from tests.helpers import changed_operations as changed_by
 from tests.vm_host.libvirt_daemon import LibvirtDaemon, libvirt_daemon, virsh
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -83,9 +84,10 @@ def deploy(data: dict[str, Any], *args: str, check: bool = True) -> subprocess.C
 
 def changed_operations(data: dict[str, Any]) -> list[str]:
     """Run the deploy; the operations pyinfra reports as having changed the host."""
-    results = json.loads(deploy(data, "-y", "--json").stdout)["results"]["operations"]
+    output = deploy(data, "-y", "--json").stdout
+    results = json.loads(output)["results"]["operations"]
     assert all(not operation["error"] for operation in results), results
-    return [operation["name"].removeprefix("OpenClaw VM host | ") for operation in results if operation["success"]]
+    return changed_by(output)
 
 
 def planned_changes(data: dict[str, Any]) -> list[str]:
