@@ -12,7 +12,7 @@ from pyinfra.facts.files import File
 
 from openclaw_infra.deploy_context import current_vm_host_settings
 from openclaw_infra.facts.batch import read_facts
-from openclaw_infra.operations import libvirt_vms, multipass_vms, utm_vms, vm_addresses
+from openclaw_infra.operations import libvirt_vms, multipass_vms, utm_vms, verification, vm_addresses
 from openclaw_infra.settings import VirtualMachine, VmHost
 
 
@@ -143,7 +143,8 @@ def utm_host(vm_host: VmHost) -> None:
 
 @deploy("OpenClaw VM host")
 def vm_host() -> None:
-    vm_host = current_vm_host_settings().vm_host
+    settings = current_vm_host_settings()
+    vm_host = settings.vm_host
     if vm_host.hypervisor == "libvirt":
         libvirt_host(vm_host)
     elif vm_host.hypervisor == "multipass":
@@ -159,3 +160,4 @@ def vm_host() -> None:
             uri=vm_host.libvirt_uri,
             wait_seconds=vm_host.address_wait_seconds,
         )
+    verification.vm_host_verified(name="Every VM as declared", vm_host_settings=settings)

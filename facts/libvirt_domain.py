@@ -5,6 +5,8 @@ wrote (a checksum it keeps in the domain's ``<metadata>``), NVRAM and disks; a n
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import re
 import xml.etree.ElementTree as ElementTree
 from typing import Any, TypeVar
@@ -25,6 +27,18 @@ CHECKSUM_TAG = f"{{{METADATA_NAMESPACE}}}rendered-sha256"
 # Lines the fact's command prints between the parts of its output (virsh itself never prints them).
 INACTIVE_MARK = "### inactive definition"
 LIVE_MARK = "### live definition"
+
+# The devices whose presence and source matter: what the deploy defines (disks, NIC, console file) and what widens
+# a VM's reach if added by hand (a bridged NIC, VNC, a host directory or device passed through). The rest
+# (controllers, input, balloon, console, audio) libvirt adds itself.
+WATCHED_DEVICES = (
+    "disk", "interface", "serial", "filesystem", "hostdev", "redirdev", "graphics", "channel", "smartcard", "shmem",
+    "vsock", "parallel", "tpm",
+)  # fmt: skip
+# Source attributes libvirt adds to a running domain's devices: a disk's index, a NIC's port (and, for a NIC on a
+# libvirt network, the network's bridge; a NIC of type bridge names its bridge itself).
+_RUNTIME_SOURCE_ATTRIBUTES = ("index", "portid")
+_MEMORY_UNITS = {"b": 1, "bytes": 1, "k": 1024, "kib": 1024, "m": 1024**2, "mib": 1024**2, "g": 1024**3, "gib": 1024**3}
 
 Found = TypeVar("Found")
 
@@ -62,7 +76,8 @@ class _VirshFact(FactBase[Found | None]):
 class LibvirtDomainConfig(JsonRecord):
     """One domain's flags and definitions. ``rendered_sha256``: the checksum in the persistent definition's
     metadata (``None`` when the deploy did not define it); ``live_rendered_sha256``: the same in the definition the
-    domain runs with (differs until a redefined domain is restarted)."""
+    domain runs with (differs until a redefined domain is restarted). ``shape_sha256`` / ``live_shape_sha256``: of
+    what matters in each definition (``definition_shape``), so a hand edit that keeps the metadata still shows."""
 
     name: str
     uuid: str
@@ -71,6 +86,8 @@ class LibvirtDomainConfig(JsonRecord):
     persistent: bool
     rendered_sha256: str | None
     live_rendered_sha256: str | None
+    shape_sha256: str
+    live_shape_sha256: str
     nvram: str | None
     disk_files: tuple[str, ...]
 
@@ -89,7 +106,8 @@ class LibvirtDomain(_VirshFact[LibvirtDomainConfig]):
 
         {
             "name": "openclaw-vm", "uuid": "…", "raw_state": "running", "autostart": True, "persistent": True,
-            "rendered_sha256": "9f86…", "live_rendered_sha256": "9f86…", "nvram": None,
+            "rendered_sha256": "9f86…", "live_rendered_sha256": "9f86…", "shape_sha256": "60e1…",
+            "live_shape_sha256": "60e1…", "nvram": None,
             "disk_files": ["/var/lib/openclaw-infra/vms/openclaw-vm/disk.qcow2"],
         }
     """
@@ -121,6 +139,8 @@ class LibvirtDomain(_VirshFact[LibvirtDomainConfig]):
             persistent=_flag(info, "Persistent", {"yes": True, "no": False}),
             rendered_sha256=_checksum(inactive),
             live_rendered_sha256=_checksum(live),
+            shape_sha256=shape_sha256(inactive),
+            live_shape_sha256=shape_sha256(live, live=True),
             nvram=_text(inactive.find("os/nvram")),
             disk_files=tuple(
                 source.get("file", "")
@@ -154,10 +174,14 @@ def _flag(info: dict[str, str], key: str, words: dict[str, bool]) -> bool:
     return words[value]
 
 
+def parsed_definition(xml: str) -> ElementTree.Element:
+    """A domain definition: libvirtd's rendering of one, or the deploy's own template (no DTD, no entities)."""
+    return ElementTree.fromstring(xml)  # noqa: S314
+
+
 def _definition(lines: list[str]) -> ElementTree.Element:
     try:
-        # libvirtd's own rendering of a definition (no DTD, no entities), not input from a stranger.
-        return ElementTree.fromstring("\n".join(lines))  # noqa: S314
+        return parsed_definition("\n".join(lines))
     except ElementTree.ParseError as error:
         line = lines[error.position[0] - 1] if 0 < error.position[0] <= len(lines) else ""
         raise unreadable("virsh dumpxml", line, f"not XML: {error}") from error
@@ -169,6 +193,56 @@ def _text(element: ElementTree.Element | None) -> str | None:
 
 def _checksum(definition: ElementTree.Element) -> str | None:
     return _text(definition.find(f"metadata/{{{METADATA_NAMESPACE}}}vm/{CHECKSUM_TAG}"))
+
+
+def definition_shape(definition: ElementTree.Element, live: bool = False) -> dict[str, Any]:
+    """What a domain definition gives the VM, in a form that libvirt's rewriting leaves alone: its type, size, boot,
+    CPU mode and watched devices (each with its sources), and a security label set by hand (in a persistent
+    definition; libvirt adds one to a running domain). Memory in bytes, whatever unit the XML used."""
+    memory = definition.find("memory")
+    cpu = definition.find("cpu")
+    boot = [child for child in definition.iterfind("os/*") if child.tag != "type"]
+    if not any(child.tag == "boot" for child in boot):
+        boot.append(ElementTree.Element("boot", dev="hd"))  # libvirt writes its default in (with a kernel too)
+    shape: dict[str, Any] = {
+        "type": definition.get("type"),
+        "memory": _bytes(memory) if memory is not None else None,
+        "vcpu": _text(definition.find("vcpu")),
+        "cpu_mode": cpu.get("mode") if cpu is not None else None,
+        "os": sorted(json.dumps([child.tag, _text(child), sorted(child.attrib.items())]) for child in boot),
+        "devices": sorted(
+            _device(device) for device in definition.iterfind("devices/*") if device.tag in WATCHED_DEVICES
+        ),
+    }  # fmt: skip
+    if not live:
+        shape["seclabel"] = [sorted(label.attrib.items()) for label in definition.iterfind("seclabel")]
+    return shape
+
+
+def shape_sha256(definition: ElementTree.Element, live: bool = False) -> str:
+    return hashlib.sha256(json.dumps(definition_shape(definition, live), sort_keys=True).encode()).hexdigest()
+
+
+def _device(device: ElementTree.Element) -> str:
+    runtime = (*_RUNTIME_SOURCE_ATTRIBUTES, "bridge") if device.get("type") == "network" else _RUNTIME_SOURCE_ATTRIBUTES
+    sources = [
+        sorted((key, value) for key, value in source.attrib.items() if key not in runtime)
+        for source in device.iterfind("source")
+    ]
+    target = device.find("target")
+    return json.dumps([
+        device.tag, device.get("type"), device.get("device"), sources,
+        target.get("dev") if target is not None and device.tag == "disk" else None,
+        device.find("readonly") is not None,
+    ])  # fmt: skip
+
+
+def _bytes(memory: ElementTree.Element) -> int:
+    unit = (memory.get("unit") or "KiB").lower()
+    text = _text(memory)
+    if unit not in _MEMORY_UNITS or text is None or not text.isdigit():
+        raise unreadable("virsh dumpxml", ElementTree.tostring(memory, encoding="unicode").strip(), "not a memory size")
+    return int(text) * _MEMORY_UNITS[unit]
 
 
 @dataclasses.dataclass(frozen=True)

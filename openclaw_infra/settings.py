@@ -625,7 +625,7 @@ class VmHost(_Model):
     image_dir: AbsolutePath = "/var/lib/openclaw-infra/vms"
     # Reach the VMs through the VM host (an SSH jump); None: jump unless the VM host is @local.
     jump: bool | None = None
-    # How long the inventory and the deploy wait for a started VM's address.
+    # How long the inventory and the deploy wait for a started VM's address; 0: the deploy requires none.
     address_wait_seconds: Annotated[int, Field(ge=0, le=3600)] = 300
     # libvirt: how long a VM may take to shut down after `virsh shutdown` (ACPI) before it is destroyed.
     shutdown_wait_seconds: Annotated[int, Field(ge=0, le=3600)] = 120

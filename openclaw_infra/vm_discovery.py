@@ -285,10 +285,11 @@ def _deploy_fix(action: str) -> str:
 
 
 def judge_vm(
-    host_name: str, vm_host: VmHost, vm: VirtualMachine, listing: VmListing
+    host_name: str, vm_host: VmHost, vm: VirtualMachine, listing: VmListing, needs_address: bool = True
 ) -> VmRecord | UnavailableVm | None:
-    """The VM's record when it runs as declared with an address to reach it at; what is wrong with it when it is
-    not as declared; None when it is as declared and not running (stopped, or absent)."""
+    """The VM's record when it runs as declared with an address to reach it at (any address, unless
+    ``needs_address``); what is wrong with it when it is not as declared; None when it is as declared and not
+    running (stopped, or absent)."""
     tool = TOOLS[vm_host.hypervisor]
 
     def unavailable(found: str, fix: str, listed: bool = True) -> UnavailableVm:
@@ -322,7 +323,7 @@ def judge_vm(
         )
     if record.state is not VmState.RUNNING:
         return unavailable(f"{record.state} ({said})", _deploy_fix("start"))
-    if not record.ipv4:
+    if not record.ipv4 and needs_address:
         if vm_host.hypervisor == "utm":
             fix = (
                 "utmctl lists no addresses, so this inventory cannot reach a UTM VM; list it in "

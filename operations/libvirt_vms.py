@@ -29,7 +29,13 @@ from pyinfra.operations import apt, files, systemd
 
 from openclaw_infra.facts.batch import read_facts
 from openclaw_infra.facts.libvirt import LibvirtVms
-from openclaw_infra.facts.libvirt_domain import METADATA_NAMESPACE, LibvirtDomain, LibvirtNetwork
+from openclaw_infra.facts.libvirt_domain import (
+    METADATA_NAMESPACE,
+    LibvirtDomain,
+    LibvirtNetwork,
+    parsed_definition,
+    shape_sha256,
+)
 from openclaw_infra.facts.qemu_image import QemuImage
 from openclaw_infra.facts.vm_record import VmRecord, VmState
 from openclaw_infra.operations.refusals import refuse
@@ -436,14 +442,22 @@ def domain_definition(
             "it is not replaced. Fix: give the VM another name, or remove that domain yourself (virsh undefine)."
         )
         return
+    # A hand edit (virsh edit, attach-device) that keeps the metadata changes the definition's shape.
+    rendered = parsed_definition(content)
+    defined_as_rendered = domain is not None and (domain.rendered_sha256, domain.shape_sha256) == (
+        rendered_sha256, shape_sha256(rendered)
+    )
+    runs_as_rendered = domain is not None and (domain.live_rendered_sha256, domain.live_shape_sha256) == (
+        rendered_sha256, shape_sha256(rendered, live=True)
+    )
     running = domain is not None and domain.raw_state == "running"
-    restart = apply_now and running and domain is not None and domain.live_rendered_sha256 != rendered_sha256
-    if domain is not None and domain.rendered_sha256 == rendered_sha256 and not restart:
+    restart = apply_now and running and not runs_as_rendered
+    if defined_as_rendered and not restart:
         host.noop(f"domain {vm_name} is defined as rendered ({rendered_sha256[:12]})")
         return
     if domain is not None and snapshot_before_changes:
-        yield snapshot(uri, vm_name, "redefine" if domain.rendered_sha256 != rendered_sha256 else "restart")
-    if domain is None or domain.rendered_sha256 != rendered_sha256:
+        yield snapshot(uri, vm_name, "restart" if defined_as_rendered else "redefine")
+    if not defined_as_rendered:
         yield from files.put._inner(src=StringIO(content), dest=paths.definition, user="root", group="root", mode="600")
         yield virsh(uri, "define", "--file", quoted(paths.definition))
     if restart:

@@ -16,6 +16,8 @@ from openclaw_infra.facts.gateway_health import MAX_WAIT_SECONDS, GatewayHealthC
 from openclaw_infra.gateway_paths import GatewayPaths
 from openclaw_infra.host_settings import HostSettings
 from openclaw_infra.quoting import quoted
+from openclaw_infra.vm_host_expected_state import VmHostExpectedState
+from openclaw_infra.vm_host_settings import VmHostSettings
 
 EVIDENCE_LINES = 20
 
@@ -97,3 +99,26 @@ def host_verified(
         return
     services = ", ".join(gateway.service_name for gateway in settings.gateways)
     host.noop(f"verified: {services} active, healthy, loopback only; files, versions and firewall as deployed")
+
+
+@operation(is_idempotent=True)
+def vm_host_verified(vm_host_settings: VmHostSettings) -> Generator[StringCommand, None, None]:
+    """
+    Fail unless every declared VM is as declared (``openclaw_infra.vm_host_expected_state``, the same checks the
+    drift command runs on a VM host): running with an address, stopped, or absent. Changes nothing; checked while
+    the deploy executes, never while it is planned.
+
+    + vm_host_settings: the VM host's validated settings
+    """
+    if not state.is_executing:
+        host.noop("the VMs are verified when the deploy runs")
+        return
+    expected = VmHostExpectedState(vm_host_settings.host_name, vm_host_settings.vm_host)
+    requests = expected.requests()
+    found = read_facts(*(request.resolve() for request in requests))
+    values = {request: as_printed(value) for request, value in zip(requests, found, strict=True)}
+    failing = [check for check in expected.checks(values) if not check.ok]
+    if failing:
+        yield failure_report(failing, [])
+        return
+    host.noop(f"verified: {len(vm_host_settings.vm_host.vms)} VMs as declared")

@@ -7,7 +7,8 @@ JSON.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
 from typing import Any
 from unittest.mock import patch
 
@@ -18,7 +19,8 @@ from pyinfra.context import ctx_host, ctx_state, host
 from openclaw_infra.facts.batch import FactBatch
 from openclaw_infra.host_settings import HostSettings
 from openclaw_infra.operations import preflight, secret_files, verification, vm_addresses
-from openclaw_infra.settings import Settings
+from openclaw_infra.settings import Settings, VmHost
+from openclaw_infra.vm_host_settings import VmHostSettings
 
 
 @operation(is_idempotent=True)
@@ -57,10 +59,10 @@ def host_verified(settings: dict[str, Any], secrets: dict[str, str]) -> Generato
     yield from verification.host_verified._inner(host_settings=_host_settings(settings, secrets))
 
 
-@operation(is_idempotent=True)
-def host_verified_after_the_run(settings: dict[str, Any], secrets: dict[str, str]) -> Generator[Any]:
-    """As the deploy runs it: the state executing, and facts handed over as plain JSON values, the form the
-    real facts are turned into (pyinfra-testing wraps them in objects of its own)."""
+@contextmanager
+def _executing_with_plain_facts() -> Iterator[None]:
+    """As the deploy runs an operation: the state executing, and facts handed over as plain JSON values, the form
+    the real facts are turned into (pyinfra-testing wraps them in objects of its own)."""
     fake_host = ctx_host.get()  # type: ignore[no-untyped-call]
     read_fact = fake_host.get_fact
 
@@ -75,7 +77,31 @@ def host_verified_after_the_run(settings: dict[str, Any], secrets: dict[str, str
 
     executing = patch.object(type(ctx_state.get()), "is_executing", True)  # type: ignore[no-untyped-call]
     with executing, patch.object(fake_host, "get_fact", plain_fact):
+        yield
+
+
+@operation(is_idempotent=True)
+def host_verified_after_the_run(settings: dict[str, Any], secrets: dict[str, str]) -> Generator[Any]:
+    """As the deploy runs it (``_executing_with_plain_facts``)."""
+    with _executing_with_plain_facts():
         yield from verification.host_verified._inner(host_settings=_host_settings(settings, secrets))
+
+
+def _vm_host_settings(vm_host: dict[str, Any]) -> VmHostSettings:
+    return VmHostSettings("vmhost1.example.net", VmHost.model_validate(vm_host), {})
+
+
+@operation(is_idempotent=True)
+def vm_host_verified(vm_host: dict[str, Any]) -> Generator[Any]:
+    """While the deploy is planned."""
+    yield from verification.vm_host_verified._inner(vm_host_settings=_vm_host_settings(vm_host))
+
+
+@operation(is_idempotent=True)
+def vm_host_verified_after_the_run(vm_host: dict[str, Any]) -> Generator[Any]:
+    """As the deploy runs it (``_executing_with_plain_facts``)."""
+    with _executing_with_plain_facts():
+        yield from verification.vm_host_verified._inner(vm_host_settings=_vm_host_settings(vm_host))
 
 
 @operation(is_idempotent=True)

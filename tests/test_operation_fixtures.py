@@ -27,6 +27,8 @@ ADAPTED = {
     "secret_files.secret_file_over_sudo": ("tests", "operation_adapters.secret_file_over_sudo"),
     "verification.host_verified": ("tests", "operation_adapters.host_verified"),
     "verification.host_verified_after_the_run": ("tests", "operation_adapters.host_verified_after_the_run"),
+    "verification.vm_host_verified": ("tests", "operation_adapters.vm_host_verified"),
+    "verification.vm_host_verified_after_the_run": ("tests", "operation_adapters.vm_host_verified_after_the_run"),
     "vm_addresses.vm_addresses_after_the_run": ("tests", "operation_adapters.vm_addresses_after_the_run"),
 }
 

@@ -18,7 +18,7 @@ import sys
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import pyinfra
 from pyinfra.api.command import StringCommand
@@ -41,10 +41,12 @@ from openclaw_infra.drift.checks import (
     plan_refusal,
     unavailable_vm_result,
 )
-from openclaw_infra.expected_state import Check, ExpectedState, as_printed
-from openclaw_infra.host_settings import HostSettings, settings_for_hosts
+from openclaw_infra.expected_state import Check, ExpectedState, FactRequest, as_printed
+from openclaw_infra.host_settings import SettingsError, settings_for_hosts
 from openclaw_infra.ssh_tuning import set_tcp_nodelay
 from openclaw_infra.vm_discovery import recording_unavailable
+from openclaw_infra.vm_host_expected_state import VmHostExpectedState
+from openclaw_infra.vm_host_settings import VM_HOST_KEY, vm_hosts_settings
 
 EXIT_NO_DRIFT = 0
 EXIT_DRIFT = 1
@@ -241,8 +243,39 @@ def _own_name(state: State, host: Host, operation: Mapping[str, Any]) -> str:
     return own[0] if len(own) == 1 else str(operation["name"])
 
 
-def _expected_state_checks(state: State, host: Host, host_settings: HostSettings) -> list[Check]:
-    expected = ExpectedState(host_settings, HEALTH_WAIT_SECONDS)
+class ExpectedChecks(Protocol):
+    """An expected state: a gateway host's (``ExpectedState``) or a VM host's (``VmHostExpectedState``)."""
+
+    def requests(self) -> list[FactRequest]: ...
+
+    def checks(self, values: Mapping[FactRequest, Any]) -> list[Check]: ...
+
+
+def expected_states(hosts: Sequence[Host]) -> dict[str, ExpectedChecks]:
+    """Each host's expected state from its validated settings: a VM host (``openclaw_vm_host`` in its data) is
+    checked as the VM host deploy left it, any other host as a gateway host. Raises ``SettingsError`` naming every
+    problem of every host."""
+    # pyinfra leaves HostData.dict unannotated.
+    data: dict[str, dict[str, Any]] = {host.name: host.data.dict() for host in hosts}  # type: ignore[no-untyped-call]
+    problems: list[str] = []
+    vm_hosts, gateways = {}, {}
+    try:
+        vm_hosts = vm_hosts_settings((name, data[name]) for name in data if VM_HOST_KEY in data[name])
+    except SettingsError as error:
+        problems += error.problems
+    try:
+        gateways = settings_for_hosts((name, data[name]) for name in data if VM_HOST_KEY not in data[name])
+    except SettingsError as error:
+        problems += error.problems
+    if problems:
+        raise SettingsError(problems)
+    return {
+        **{name: VmHostExpectedState(name, settings.vm_host) for name, settings in vm_hosts.items()},
+        **{name: ExpectedState(settings, HEALTH_WAIT_SECONDS) for name, settings in gateways.items()},
+    }
+
+
+def _expected_state_checks(state: State, host: Host, expected: ExpectedChecks) -> list[Check]:
     values = {}
     for request in expected.requests():
         fact_class, kwargs = request.resolve()
@@ -283,7 +316,7 @@ def check_inventory(inventory: str, deploys: Sequence[str], cwd: Path) -> list[H
         with recording_unavailable() as unavailable_vms:
             loaded = _load_inventory(inventory, cwd)
         hosts = list(loaded)
-        settings = settings_for_hosts((host.name, host.data.dict()) for host in hosts)
+        expected = expected_states(hosts)
         unavailable = [unavailable_vm_result(vm) for vm in unavailable_vms]
         if not hosts:
             if unavailable:
@@ -294,7 +327,7 @@ def check_inventory(inventory: str, deploys: Sequence[str], cwd: Path) -> list[H
         with ctx_inventory.use(loaded):
             state.init(loaded, config)
             try:
-                return [*_check_hosts(state, hosts, settings, deploys, cwd, errors), *unavailable]
+                return [*_check_hosts(state, hosts, expected, deploys, cwd, errors), *unavailable]
             finally:
                 disconnect_all(state)
 
@@ -302,7 +335,7 @@ def check_inventory(inventory: str, deploys: Sequence[str], cwd: Path) -> list[H
 def _check_hosts(
     state: State,
     hosts: list[Host],
-    settings: dict[str, HostSettings],
+    expected: dict[str, ExpectedChecks],
     deploys: Sequence[str],
     cwd: Path,
     errors: HostErrors,
@@ -319,7 +352,7 @@ def _check_hosts(
     read, failed = _on_each_host(
         state,
         [host for host in planned if host not in unchecked],
-        lambda host: _expected_state_checks(state, host, settings[host.name]),
+        lambda host: _expected_state_checks(state, host, expected[host.name]),
         errors,
     )
     unchecked.update(failed)

@@ -26,6 +26,8 @@ PYINFRA = str(Path(sys.executable).parent / "pyinfra")
 VM = "op-vmhost-test"
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB0P1q3Y1m2q9N5bE3kZc0Yc4n9p7rJ4Vx6h8mX2m5Qe operator@laptop"
 
+BRIDGED_NIC = "<interface type='bridge'><source bridge='br-lan'/><model type='virtio'/></interface>"
+
 pytestmark = pytest.mark.sandbox
 
 
@@ -96,6 +98,15 @@ def planned_changes(data: dict[str, Any]) -> list[str]:
     return [operation["name"] for operation in plan if operation["hosts_with_change"]]
 
 
+def drift_check(data: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+    """``openclaw-infra drift`` on this VM host, as a scheduled check runs it."""
+    environment = {**os.environ, "OPENCLAW_TEST_VM_HOST_DATA": json.dumps(data), "OP_VMHOST_TEST_TOKEN": "op-token"}
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "openclaw-infra"), "drift", str(INVENTORY), "deploys/vm_host.py"],
+        capture_output=True, text=True, cwd=PROJECT_ROOT, env=environment, timeout=300, check=False,
+    )  # fmt: skip
+
+
 def domain_info(key: str) -> str:
     for line in virsh("dominfo", VM).splitlines():
         name, _, value = line.partition(":")
@@ -155,6 +166,31 @@ def test_vm_lifecycle_on_a_real_libvirtd(daemon_and_workdir: tuple[LibvirtDaemon
     assert domain_info("State") == "running"
     assert [name for name in snapshots() if name.startswith("openclaw-before-redefine-")], snapshots()
     assert changed_operations(more_cpus) == []
+    clean = drift_check(more_cpus)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "1 ok, 0 drifted, 0 could not be checked" in clean.stdout, clean.stdout
+
+    # Hand edits that keep the deploy's metadata: a NIC bridged to a LAN in the persistent definition, and a NIC
+    # hot-plugged into the running VM. The drift check names the domain; a redeploy puts both back (a snapshot, the
+    # definition as rendered, a restart so it runs as defined).
+    edited = workdir / "edited.xml"
+    edited.write_text(virsh("dumpxml", "--inactive", VM).replace("</devices>", f"{BRIDGED_NIC}</devices>"))
+    virsh("define", "--file", str(edited))
+    hot_plugged = workdir / "nic.xml"
+    hot_plugged.write_text("<interface type='network'><source network='default'/><model type='virtio'/></interface>")
+    virsh("attach-device", "--domain", VM, "--file", str(hot_plugged), "--live")
+    assert "rendered-sha256" in virsh("dumpxml", "--inactive", VM)
+    drifted = drift_check(more_cpus)
+    assert drifted.returncode == 1, drifted.stdout + drifted.stderr
+    assert f"plan: OpenClaw VM host | {VM}: libvirt domain" in drifted.stdout, drifted.stdout
+    assert changed_operations(more_cpus) == [f"{VM}: libvirt domain"]
+    assert "br-lan" not in virsh("dumpxml", "--inactive", VM)
+    assert len(virsh("domiflist", VM).strip().splitlines()) == 3  # header, rule, the one NIC
+    assert [name for name in snapshots() if name.startswith("openclaw-before-redefine-")], snapshots()
+    assert domain_info("State") == "running"
+    assert changed_operations(more_cpus) == []
+    after = drift_check(more_cpus)
+    assert after.returncode == 0, after.stdout + after.stderr
 
     # Stopped: a snapshot, then shut off (the blank guest ignores ACPI: destroyed after the wait).
     assert changed_operations(vm_host_data(workdir, cpus=2, state="stopped")) == [f"{VM}: stopped, autostart on"]
