@@ -118,3 +118,29 @@ class UserGroups(FactBase[Groups | None]):
         names = lines[1].split()
         names.remove(primary)
         return Groups(primary=primary, supplementary=tuple(sorted(set(names))))
+
+
+class UserId(FactBase[int | None]):
+    """
+    The numeric id of ``user`` (as ``id`` resolves it: NSS on Linux, Directory Services on macOS, where there is
+    no passwd entry to read), or ``None`` when there is no such user. launchd names a user's GUI domain by it.
+
+    Runs ``id -u -- <user> || true`` (``id`` says "no such user" on stderr and exits 1).
+
+    .. code:: python
+
+        501
+    """
+
+    @override
+    def command(self, user: str) -> StringCommand:
+        return StringCommand("id -u --", quoted(user), "2>/dev/null || true")
+
+    @override
+    def process(self, output: list[str]) -> int | None:
+        lines = meaningful_lines(output)
+        if not lines:
+            return None
+        if len(lines) != 1 or not lines[0].isdigit():
+            raise unreadable("id -u", "\n".join(lines), "want one decimal user id")
+        return int(lines[0])

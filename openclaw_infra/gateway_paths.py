@@ -1,4 +1,5 @@
-"""Where one gateway's files live on a Linux host, and the owners and modes they must have.
+"""Where one gateway's files live on its host (Linux, or macOS under launchd), and the owners and modes they must
+have.
 
 Derived from the settings only, so the deploy that writes the files, its verification and the drift checks that
 read them back can never disagree about a path or a mode.
@@ -14,6 +15,7 @@ SECRETS_DIR = "/etc/openclaw"
 # The service's stdout and stderr, appended by systemd (StandardOutput=/StandardError=append:).
 LOG_FILE_NAMES = ("gateway.log", "gateway.err.log")
 SYSTEMD_DIR = "/etc/systemd/system"
+LAUNCH_DAEMONS_DIR = "/Library/LaunchDaemons"
 
 
 class GatewayPaths:
@@ -31,6 +33,11 @@ class GatewayPaths:
         self.node_bin_dir = posixpath.join(settings.node.prefix, "bin")
         self.openclaw_bin = posixpath.join(settings.openclaw.prefix, "bin", "openclaw")
         self.openclaw_entry = posixpath.join(settings.openclaw.prefix, "lib/node_modules/openclaw/openclaw.mjs")
+        # macOS: the launchd job, its plist, and whose GUI domain loads it (None: the system domain).
+        self.launchd_label = gateway.launchd_label
+        self.launch_agent_user = self.user if settings.macos_service == "launch-agent" else None
+        plist_dir = posixpath.join(self.home, "Library/LaunchAgents") if self.launch_agent_user else LAUNCH_DAEMONS_DIR
+        self.plist = posixpath.join(plist_dir, f"{self.launchd_label}.plist")
 
     def expected_modes(self) -> dict[str, tuple[str, str, int]]:
         """path -> (user, group, mode as pyinfra's File facts print it): state dir, config, secrets file."""

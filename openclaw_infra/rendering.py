@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
+import plistlib
 from collections.abc import Callable
 from importlib import resources
 from typing import Any
@@ -56,3 +58,9 @@ def render(template: str, **variables: Any) -> str:
 def render_xml(template: str, **variables: Any) -> str:
     """``render`` with every value XML-escaped (``&``, ``<``, ``>``, both quotes)."""
     return _environment(xml=True).get_template(template).render(**variables)
+
+
+def render_plist(template: str, **variables: Any) -> bytes:
+    """A property list (launchd's jobs): the template renders JSON, every value through ``tojson``, and plistlib
+    writes it as XML in the template's key order."""
+    return plistlib.dumps(json.loads(render(template, **variables)), sort_keys=False)

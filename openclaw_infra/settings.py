@@ -95,6 +95,9 @@ ENV_REFERENCE = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
 
 Isolation = Literal["docker-containerized", "docker-isolation", "macos-vm", "linux-vm"]
 OsFamily = Literal["linux", "macos"]
+# How launchd runs a gateway on macOS: a LaunchDaemon in the system domain as the service user (the guide's default,
+# no login needed), or a LaunchAgent in that user's GUI domain (the guide's alternative, for GUI frameworks).
+MacosService = Literal["launch-daemon", "launch-agent"]
 Bind = Literal["loopback", "lan", "auto", "custom", "tailnet"]
 AuthMode = Literal["token", "password", "none"]
 NodeInstallMethod = Literal["tarball", "nodesource", "preinstalled"]
@@ -696,6 +699,8 @@ class Settings(_Model):
     service_home: ServiceHome | None = None
     # Per-agent Docker sandboxing; puts the service user in the docker group.
     docker_sandbox: bool = True
+    # macOS only: how launchd runs the gateways.
+    macos_service: MacosService = "launch-daemon"
     node: NodeRuntime = Field(default_factory=NodeRuntime)
     openclaw: OpenClawPackage = Field(default_factory=OpenClawPackage)
     # Secrets every gateway on the host gets (a gateway's own `secrets` override these by name).

@@ -1,0 +1,105 @@
+"""The gateway's launchd plist (operations/launchd_service.py, templates/launchd/): parsed back with plistlib and
+checked against launchd.plist(5)'s keys and types, for a LaunchDaemon and a LaunchAgent, with and without a
+profile. No Mac runs here: what launchd does with it is not proven, only that it is the plist launchd documents."""
+
+from __future__ import annotations
+
+import plistlib
+from typing import Any
+
+import pytest
+from pyinfra.api.exceptions import OperationValueError
+from pyinfra.api.hiddenvalue import HiddenValue
+
+from openclaw_infra.gateway_paths import GatewayPaths
+from openclaw_infra.operations.launchd_service import plist_content
+from openclaw_infra.settings import Settings
+
+# launchd.plist(5): the keys this plist may use, and their types.
+LAUNCHD_KEYS: dict[str, type | tuple[type, ...]] = {
+    "Label": str,
+    "UserName": str,
+    "GroupName": str,
+    "InitGroups": bool,
+    "ProgramArguments": list,
+    "WorkingDirectory": str,
+    "EnvironmentVariables": dict,
+    "StandardOutPath": str,
+    "StandardErrorPath": str,
+    "RunAtLoad": bool,
+    "KeepAlive": (bool, dict),
+    "ThrottleInterval": int,
+    "ExitTimeOut": int,
+    "Umask": int,
+}
+TOKEN = "tok-<&>'\"-ünï"
+SECRETS = {"secrets": {"OPENCLAW_GATEWAY_TOKEN": {"env": "OPENCLAW_GATEWAY_TOKEN"}}}
+
+
+def rendered(service: str = "launch-daemon", **gateway: Any) -> tuple[dict[str, Any], GatewayPaths]:
+    settings = Settings.model_validate(
+        {"os_family": "macos", "macos_service": service, "gateways": [gateway] if gateway else [{}], **SECRETS}
+    )
+    (one,) = settings.gateways
+    paths = GatewayPaths(settings, one)
+    secrets = {"OPENCLAW_GATEWAY_TOKEN": HiddenValue(TOKEN)}  # type: ignore[no-untyped-call]
+    content = plist_content(settings, one, paths, secrets)
+    assert isinstance(content, HiddenValue)
+    return plistlib.loads(content.unmask().encode()), paths
+
+
+def test_a_launch_daemon_runs_as_the_service_user_with_its_groups() -> None:
+    plist, paths = rendered()
+    assert set(plist) <= set(LAUNCHD_KEYS), set(plist) - set(LAUNCHD_KEYS)
+    assert all(isinstance(plist[key], LAUNCHD_KEYS[key]) for key in plist)
+    assert paths.plist == "/Library/LaunchDaemons/ai.openclaw.gateway.plist"
+    assert paths.launch_agent_user is None
+    assert (plist["Label"], plist["UserName"], plist["GroupName"], plist["InitGroups"]) == (
+        "ai.openclaw.gateway", "openclaw", "openclaw", True,
+    )  # fmt: skip
+    assert plist["ProgramArguments"] == [
+        "/opt/node/bin/node", "/opt/openclaw/lib/node_modules/openclaw/openclaw.mjs", "gateway", "--port", "18789",
+    ]  # fmt: skip
+    assert plist["WorkingDirectory"] == "/Users/openclaw/.openclaw"
+    assert plist["StandardErrorPath"] == "/Users/openclaw/.openclaw/logs/gateway.err.log"
+    assert (plist["RunAtLoad"], plist["KeepAlive"], plist["ExitTimeOut"], plist["Umask"]) == (True, True, 330, 0o077)
+
+
+def test_the_environment_is_the_services_and_the_secret_only_there() -> None:
+    plist, _ = rendered()
+    environment = plist["EnvironmentVariables"]
+    assert environment["OPENCLAW_GATEWAY_TOKEN"] == TOKEN  # escaped in the XML, intact once parsed
+    assert environment["OPENCLAW_SERVICE_REPAIR_POLICY"] == "external"
+    assert environment["OPENCLAW_NO_AUTO_UPDATE"] == "1"
+    assert environment["HOME"] == environment["OPENCLAW_HOME"] == "/Users/openclaw"
+    assert environment["OPENCLAW_CONFIG_PATH"] == "/Users/openclaw/.openclaw/openclaw.json"
+    # Homebrew's admin-writable directories are not on the service's PATH (the guide's warning).
+    assert environment["PATH"].split(":") == [
+        "/opt/node/bin",
+        "/usr/local/bin",
+        "/usr/bin",
+        "/bin",
+        "/usr/sbin",
+        "/sbin",
+    ]
+    assert "OPENCLAW_PROFILE" not in environment
+    assert TOKEN not in repr({key: value for key, value in plist.items() if key != "EnvironmentVariables"})
+
+
+def test_a_launch_agent_of_a_profile_lives_in_the_users_library() -> None:
+    plist, paths = rendered("launch-agent", profile="work", port=18809)
+    assert paths.plist == "/Users/openclaw/Library/LaunchAgents/ai.openclaw.work.plist"
+    assert paths.launch_agent_user == "openclaw"
+    assert plist["Label"] == "ai.openclaw.work"
+    assert not {"UserName", "GroupName", "InitGroups"} & set(plist)  # its GUI domain decides who it runs as
+    assert plist["ProgramArguments"][2:] == ["--profile", "work", "gateway", "--port", "18809"]
+    assert plist["EnvironmentVariables"]["OPENCLAW_PROFILE"] == "work"
+    assert plist["WorkingDirectory"] == "/Users/openclaw/.openclaw-work"
+
+
+def test_a_secret_may_not_replace_the_services_environment() -> None:
+    settings = Settings.model_validate({"os_family": "macos", **SECRETS})
+    (gateway,) = settings.gateways
+    paths = GatewayPaths(settings, gateway)
+    with pytest.raises(OperationValueError, match="PATH"):
+        plist_content(settings, gateway, paths, {"PATH": HiddenValue("/tmp/evil")})  # type: ignore[no-untyped-call]
