@@ -37,6 +37,7 @@ FACT_MODULES = (
     "application_firewall",
     "pf",
     "accounts",
+    "directory_services",
     "systemd_unit",
     "file_tree",
     "stray_secrets",
@@ -56,6 +57,7 @@ REAL_OUTPUT_PREFIXES = (
     "ufw_",
     "socketfilterfw__",
     "pfctl__",
+    "dscl_read__",
 )
 # Real outputs that are not a whole answer of any fact, checked by a unit test instead.
 COVERED_BY_UNIT_TESTS = {
