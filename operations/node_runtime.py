@@ -42,6 +42,10 @@ NODESOURCE_LIST = "/etc/apt/sources.list.d/nodesource.list"
 # `uname -m` -> the arch part of nodejs.org's file names.
 NODE_ARCHES = {"x86_64": "x64", "amd64": "x64", "aarch64": "arm64", "arm64": "arm64"}
 INSTALL_METHODS: tuple[str, ...] = get_args(NodeInstallMethod)
+# nodejs.org's platform part of its file names; `uname -s` of the host, lowercased.
+PLATFORMS = ("linux", "darwin")
+# What checks an archive against SHASUMS256.txt's line: GNU coreutils, or macOS's shasum (Perl, no --strict).
+SHA256_CHECKS = {"linux": "sha256sum --check --strict archive.sha256", "darwin": "shasum -a 256 -c archive.sha256"}
 
 _EXACT_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
 _URL = re.compile(r"^https?://[^\s'\"]+$")
@@ -79,10 +83,12 @@ def _link_target(prefix: PurePosixPath, method: str) -> str | None:
     return str(target if target.is_absolute() else prefix.parent / target)
 
 
-def switch_link(prefix: PurePosixPath, target: str) -> StringCommand:
-    """Point ``prefix`` at ``target`` in one rename(2): a reader sees the old tree or the new one, never neither."""
+def switch_link(prefix: PurePosixPath, target: str, platform: str = "linux") -> StringCommand:
+    """Point ``prefix`` at ``target`` in one rename(2): a reader sees the old tree or the new one, never neither.
+    ``mv`` must not follow the old link into the tree it names: GNU's ``-T``, BSD's (macOS) ``-h``."""
     staged_link = quoted(f"{prefix}.switch")
-    return StringCommand("ln -sfn", quoted(target), staged_link, "&& mv -fT", staged_link, quoted(str(prefix)))
+    no_follow = "-fh" if platform == "darwin" else "-fT"
+    return StringCommand("ln -sfn", quoted(target), staged_link, "&& mv", no_follow, staged_link, quoted(str(prefix)))
 
 
 @operation()
@@ -90,18 +96,21 @@ def tarball(
     version: str,
     prefix: str = "/opt/node",
     base_url: str = NODEJS_DIST,
+    platform: str = "linux",
 ) -> Generator[StringCommand, None, None]:
     """
-    Install Node from the official Linux tarball, verified against ``SHASUMS256.txt`` before it is unpacked.
+    Install Node from the official tarball, verified against ``SHASUMS256.txt`` before it is unpacked.
 
     + version: exact Node version, e.g. ``24.21.0``
     + prefix: symlink to the unpacked tree; ``<prefix>/bin/node`` and ``<prefix>/bin/npm`` are what callers run
-    + base_url: nodejs.org layout, ``<base_url>/v<version>/node-v<version>-linux-<arch>.tar.xz`` and
+    + base_url: nodejs.org layout, ``<base_url>/v<version>/node-v<version>-<platform>-<arch>.tar.xz`` and
       ``SHASUMS256.txt`` beside it; a mirror for hosts that cannot reach nodejs.org
+    + platform: ``linux``, or ``darwin`` (macOS: checked with ``shasum``, the link switched with BSD ``mv -h``)
 
-    The tree goes to ``node-v<version>-linux-<arch>`` next to the prefix (``x64`` or ``arm64`` from the host's
-    CPU), owned by root, then the prefix link is switched to it and the version it replaced is removed.
-    Needs ``curl``, ``tar``, ``xz`` and ``sha256sum`` on the host.
+    The tree goes to ``node-v<version>-<platform>-<arch>`` next to the prefix (``x64`` or ``arm64`` from the
+    host's CPU), owned by root (``root:wheel`` on macOS, writable by nobody else: not Homebrew's admin-writable
+    prefix), then the prefix link is switched to it and the version it replaced is removed. Needs ``curl``,
+    ``tar`` and ``xz`` (macOS's tar reads it) and ``sha256sum`` (Linux) or ``shasum`` (macOS) on the host.
 
     **Example:**
 
@@ -112,6 +121,8 @@ def tarball(
     _check_version(version)
     prefix_path = _check_prefix(prefix)
     base_url = _check_url(base_url, "Node tarball base URL")
+    if platform not in PLATFORMS:
+        raise OperationError(f"no official Node tarball for platform {platform!r}; use one of {PLATFORMS}.")
 
     (installed,) = read_facts((NodeVersion, {"path": f"{prefix}/bin/node"}))
     if installed == version:
@@ -124,7 +135,7 @@ def tarball(
         raise OperationError(f"no official Node tarball for CPU {machine!r}; use x86_64 or arm64 hosts.")
     previous = _link_target(prefix_path, "tarball")
 
-    dist = f"node-v{version}-linux-{arch}"
+    dist = f"node-v{version}-{platform}-{arch}"
     archive = f"{dist}.tar.xz"
     parent = prefix_path.parent
     install_dir = str(parent / dist)
@@ -140,7 +151,7 @@ def tarball(
         "&& curl -fsSL --retry 3 -o SHASUMS256.txt", quoted(f"{base_url}/v{version}/SHASUMS256.txt"),
         "&& curl -fsSL --retry 3 -o", quoted(archive), quoted(f"{base_url}/v{version}/{archive}"),
         "&& awk -v", quoted(f"archive={archive}"), "'$2 == archive' SHASUMS256.txt > archive.sha256",
-        "&& test -s archive.sha256 && sha256sum --check --strict archive.sha256",
+        "&& test -s archive.sha256 &&", SHA256_CHECKS[platform],
         "|| { cd / && rm -rf", staging, "; echo", quoted(failed), ">&2; exit 1; }",
     )  # fmt: skip
     # 2. Unpack as root-owned files (the tarball's own uid may be a real user on this host), check the binary
@@ -155,10 +166,10 @@ def tarball(
         ">&2; exit 1; }",
     )  # fmt: skip
     # 3. Switch, then drop the tree the link pointed at before (only one this operation unpacked).
-    yield switch_link(prefix_path, install_dir)
+    yield switch_link(prefix_path, install_dir, platform)
     if previous and previous != install_dir:
         previous_path = PurePosixPath(previous)
-        if previous_path.parent == parent and re.match(r"^node-v\d+\.\d+\.\d+-linux-\w+$", previous_path.name):
+        if previous_path.parent == parent and re.match(r"^node-v\d+\.\d+\.\d+-(linux|darwin)-\w+$", previous_path.name):
             yield StringCommand("rm -rf", quoted(previous))
 
 
@@ -253,6 +264,7 @@ def node(
     install_method: NodeInstallMethod = "tarball",
     prefix: str = "/opt/node",
     tarball_base_url: str = NODEJS_DIST,
+    platform: str = "linux",
 ) -> Generator[Any, None, None]:
     """
     The Node runtime at a pinned version by the chosen method; the fields of ``settings.NodeRuntime``.
@@ -261,6 +273,7 @@ def node(
     + install_method: ``tarball`` (official build, checksum-verified), ``nodesource`` (apt) or ``preinstalled``
     + prefix: ``<prefix>/bin/node`` and ``<prefix>/bin/npm`` exist afterwards
     + tarball_base_url: nodejs.org or a mirror in its layout (``tarball`` only)
+    + platform: ``linux`` or ``darwin`` (``tarball`` only; NodeSource is for Debian and Ubuntu)
 
     **Example:**
 
@@ -269,7 +282,7 @@ def node(
         node_runtime.node(name="Node runtime", **settings.node.model_dump())
     """
     if install_method == "tarball":
-        yield from tarball._inner(version=version, prefix=prefix, base_url=tarball_base_url)
+        yield from tarball._inner(version=version, prefix=prefix, base_url=tarball_base_url, platform=platform)
     elif install_method == "nodesource":
         yield from nodesource._inner(version=version, prefix=prefix)
     elif install_method == "preinstalled":

@@ -43,6 +43,7 @@ def openclaw(
     version: str,
     prefix: str = "/opt/openclaw",
     node_prefix: str = "/opt/node",
+    platform: str = "linux",
 ) -> Generator[StringCommand, None, None]:
     """
     Install ``openclaw@<version>`` with the pinned Node's npm; reinstall only when the version differs.
@@ -50,6 +51,7 @@ def openclaw(
     + version: exact OpenClaw release, e.g. ``2026.9.6`` (never ``latest``)
     + prefix: symlink to the release's own npm prefix; ``<prefix>/bin/openclaw`` is the CLI
     + node_prefix: the Node runtime whose ``bin/npm`` and ``bin/node`` install and run it
+    + platform: ``linux``, or ``darwin`` (macOS: the link switched with BSD ``mv -h``)
 
     npm 11 runs no dependency install scripts unless allowed; only OpenClaw's own are (``--allow-scripts``).
     The release replaced by the switch is removed afterwards.
@@ -100,7 +102,7 @@ def openclaw(
         "&& rm -rf", release_q, "&& mv", partial_q, release_q,
         "|| { rm -rf", partial_q, "; echo", quoted(f"npm install of {PACKAGE}@{version} failed"), ">&2; exit 1; }",
     )  # fmt: skip
-    yield switch_link(prefix_path, str(release))
+    yield switch_link(prefix_path, str(release), platform)
     # Remove the release the link pointed at before, and only a release directory this operation made.
     if previous and previous != release and previous.parent == prefix_path.parent:
         previous_version = previous.name.removeprefix(f"{prefix_path.name}-")
