@@ -54,8 +54,16 @@ def _batched_fact(self: util.FakeHost, fact_cls: Any, *args: Any, **kwargs: Any)
     # A batch of facts (one remote command) is answered from the fixture's facts one by one, keyed as each fact
     # read alone would be: fixtures name the facts an operation decides from, not how they travel.
     if fact_cls is FactBatch:
-        return [[name, _fake_get_fact(self, fact_class(name), **arguments)] for name, arguments in kwargs["facts"]]
+        return [
+            [name, _none_as_none(_fake_get_fact(self, fact_class(name), **arguments))]
+            for name, arguments in kwargs["facts"]
+        ]
     return _fake_get_fact(self, fact_cls, *args, **kwargs)
+
+
+def _none_as_none(value: Any) -> Any:
+    # pyinfra-testing wraps the value of a fact without arguments in an object, a None too, which is truthy.
+    return None if isinstance(value, util.FakeFact) and value.__dict__.get("data") is None else value
 
 
 for _folder in OPERATION_FOLDERS:
