@@ -14,7 +14,7 @@ from pyinfra.operations import files
 
 from openclaw_infra.operations.file_ownership import file_is_current
 from openclaw_infra.quoting import cron_schedule
-from openclaw_infra.rendering import render
+from openclaw_infra.rendering import render, render_plist
 
 # Written bare into the files: cron and logrotate skip a file name under their .d dirs with a '.', and a user
 # or profile goes unquoted into a cron line and a logrotate `su`.
@@ -22,6 +22,10 @@ _FILE_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 _NAME = re.compile(r"^[a-z_][a-z0-9_-]*$")
 _FREQUENCIES = ("daily", "weekly", "monthly")
 _SIZE = re.compile(r"^\d+[kMG]?$")
+# cron's fields and launchd's StartCalendarInterval keys for them; launchd takes a number or nothing (every).
+_CALENDAR_KEYS = (("Minute", 0, 59), ("Hour", 0, 23), ("Day", 1, 31), ("Month", 1, 12), ("Weekday", 0, 7))
+LAUNCH_DAEMONS_DIR = "/Library/LaunchDaemons"
+_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 def _file_name(value: str, what: str) -> str:
@@ -30,12 +34,12 @@ def _file_name(value: str, what: str) -> str:
     return value
 
 
-def _root_file(path: str, content: str) -> Generator[StringCommand, None, None]:
-    """``content`` at ``path``, root:root 644; one fact read when it is already there."""
-    if file_is_current(path, content, "root", "root", 644):
+def _root_file(path: str, content: str, group: str = "root") -> Generator[StringCommand, None, None]:
+    """``content`` at ``path``, root's, 644 (group ``wheel`` on macOS); one fact read when it is already there."""
+    if file_is_current(path, content, "root", group, 644):
         host.noop(f"{path} is up to date")
         return
-    yield from files.put._inner(src=StringIO(content), dest=path, user="root", group="root", mode="644")
+    yield from files.put._inner(src=StringIO(content), dest=path, user="root", group=group, mode="644")
 
 
 def _name(value: str, what: str) -> str:
@@ -115,3 +119,62 @@ def transcript_pruning(
         prune_after_days=int(prune_after_days),
     )  # fmt: skip
     yield from _root_file(path, content)
+
+
+def launchd_calendar(schedule: str) -> dict[str, int]:
+    """Five cron fields as launchd's StartCalendarInterval: each field a number or ``*`` (launchd has no ranges,
+    lists or steps: such a schedule is refused, naming the field)."""
+    fields = cron_schedule(schedule).split()
+    calendar = {}
+    for field, (key, low, high) in zip(fields, _CALENDAR_KEYS, strict=True):
+        if field == "*":
+            continue
+        if not field.isdigit() or not low <= int(field) <= high:
+            raise OperationValueError(
+                f"schedule {schedule!r}: launchd takes a number ({low}-{high}) or '*' as the {key.lower()}, "
+                f"not {field!r}"
+            )
+        calendar[key] = int(field)
+    return calendar
+
+
+@operation()
+def transcript_pruning_daemon(
+    label: str,
+    user: str,
+    state_dir: str,
+    openclaw_bin: str,
+    node_bin_dir: str,
+    profile: str | None,
+    schedule: str,
+    prune_after_days: int,
+    present: bool = True,
+) -> Generator[StringCommand, None, None]:
+    """
+    macOS: ``/Library/LaunchDaemons/<label>.plist``, the cron file's job as a LaunchDaemon run as the gateway's
+    user on ``schedule`` (``StartCalendarInterval``): ``openclaw sessions cleanup --enforce``, then the sweep of
+    archived ``*.jsonl`` transcripts older than ``prune_after_days``. Root's, 644 (it holds no secret); loading
+    it is ``launchd_service.launchd_job``'s.
+
+    + label: the job's label, e.g. ``ai.openclaw.gateway.sessions``
+    + user, state_dir, profile: whose sessions, where, and the gateway's profile if it has one
+    + openclaw_bin, node_bin_dir: the installed CLI and the node it runs on
+    + schedule: five cron fields, each a number or ``*``
+    + prune_after_days: age at which archived transcript files are deleted
+    + present: False removes the file
+    """
+    if not _LABEL.match(label):
+        raise OperationValueError(f"label {label!r} is not a launchd label (letters, digits, '.', '-', '_')")
+    path = f"{LAUNCH_DAEMONS_DIR}/{label}.plist"
+    if not present:
+        yield from files.file._inner(path=path, present=False)
+        return
+    _name(user, "user")
+    if profile is not None:
+        _name(profile, "profile")
+    content = render_plist(
+        "launchd/openclaw-sessions.plist.json.j2", label=label, user=user, state_dir=state_dir,
+        openclaw_bin=openclaw_bin, node_bin_dir=node_bin_dir, profile=profile,
+        prune_after_days=int(prune_after_days), calendar=launchd_calendar(schedule),
+    ).decode()  # fmt: skip
+    yield from _root_file(path, content, group="wheel")

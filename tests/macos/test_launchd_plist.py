@@ -13,6 +13,8 @@ from pyinfra.api.hiddenvalue import HiddenValue
 
 from openclaw_infra.gateway_paths import GatewayPaths
 from openclaw_infra.operations.launchd_service import plist_content
+from openclaw_infra.operations.log_maintenance import launchd_calendar
+from openclaw_infra.rendering import render_plist
 from openclaw_infra.settings import Settings
 
 # launchd.plist(5): the keys this plist may use, and their types.
@@ -31,6 +33,7 @@ LAUNCHD_KEYS: dict[str, type | tuple[type, ...]] = {
     "ThrottleInterval": int,
     "ExitTimeOut": int,
     "Umask": int,
+    "StartCalendarInterval": dict,
 }
 TOKEN = "tok-<&>'\"-ünï"
 SECRETS = {"secrets": {"OPENCLAW_GATEWAY_TOKEN": {"env": "OPENCLAW_GATEWAY_TOKEN"}}}
@@ -103,3 +106,38 @@ def test_a_secret_may_not_replace_the_services_environment() -> None:
     paths = GatewayPaths(settings, gateway)
     with pytest.raises(OperationValueError, match="PATH"):
         plist_content(settings, gateway, paths, {"PATH": HiddenValue("/tmp/evil")})  # type: ignore[no-untyped-call]
+
+
+@pytest.mark.parametrize(
+    ("schedule", "calendar"),
+    [
+        ("0 4 * * *", {"Minute": 0, "Hour": 4}),
+        ("30 2 * * 0", {"Minute": 30, "Hour": 2, "Weekday": 0}),
+        ("15 * 1 * *", {"Minute": 15, "Day": 1}),
+    ],
+)
+def test_a_cron_schedule_as_launchds_calendar(schedule: str, calendar: dict[str, int]) -> None:
+    assert launchd_calendar(schedule) == calendar
+
+
+@pytest.mark.parametrize("schedule", ["*/15 * * * *", "0 1-5 * * *", "0 4 * * 1,3", "61 * * * *"])
+def test_what_launchds_calendar_cannot_say_is_refused(schedule: str) -> None:
+    with pytest.raises(OperationValueError, match="launchd takes a number"):
+        launchd_calendar(schedule)
+
+
+def test_the_pruning_daemon_runs_as_the_user_on_the_calendar() -> None:
+    content = render_plist(
+        "launchd/openclaw-sessions.plist.json.j2", label="ai.openclaw.gateway.sessions", user="openclaw",
+        state_dir="/Users/o'claw/.openclaw", openclaw_bin="/opt/openclaw/bin/openclaw", node_bin_dir="/opt/node/bin",
+        profile=None, prune_after_days=30, calendar=launchd_calendar("0 4 * * *"),
+    )  # fmt: skip
+    plist = plistlib.loads(content)
+    assert set(plist) <= set(LAUNCHD_KEYS)
+    assert all(isinstance(plist[key], LAUNCHD_KEYS[key]) for key in plist)
+    assert (plist["UserName"], plist["StartCalendarInterval"]) == ("openclaw", {"Hour": 4, "Minute": 0})
+    shell, flag, script = plist["ProgramArguments"]
+    assert (shell, flag) == ("/bin/sh", "-c")
+    # The quote in the home survives /bin/sh: the path is one word.
+    assert "find '/Users/o'\"'\"'claw/.openclaw/agents' -name '*.jsonl' -mtime +30 -delete" in script
+    assert "--profile" not in script
