@@ -55,15 +55,17 @@ def _batched_fact(self: util.FakeHost, fact_cls: Any, *args: Any, **kwargs: Any)
     # read alone would be: fixtures name the facts an operation decides from, not how they travel.
     if fact_cls is FactBatch:
         return [
-            [name, _none_as_none(_fake_get_fact(self, fact_class(name), **arguments))]
+            [name, _plain_scalar(_fake_get_fact(self, fact_class(name), **arguments))]
             for name, arguments in kwargs["facts"]
         ]
     return _fake_get_fact(self, fact_cls, *args, **kwargs)
 
 
-def _none_as_none(value: Any) -> Any:
-    # pyinfra-testing wraps the value of a fact without arguments in an object, a None too, which is truthy.
-    return None if isinstance(value, util.FakeFact) and value.__dict__.get("data") is None else value
+def _plain_scalar(value: Any) -> Any:
+    # pyinfra-testing wraps the value of a fact without arguments in an object, a None or a False too (both then
+    # truthy): such a value is handed over as it is.
+    data = value.__dict__.get("data") if isinstance(value, util.FakeFact) else value
+    return data if data is None or isinstance(data, (bool, int, float, str)) else value
 
 
 for _folder in OPERATION_FOLDERS:
