@@ -198,7 +198,7 @@ def _checksum(definition: ElementTree.Element) -> str | None:
 def definition_shape(definition: ElementTree.Element, live: bool = False) -> dict[str, Any]:
     """What a domain definition gives the VM, in a form that libvirt's rewriting leaves alone: its type, size, boot,
     CPU mode and watched devices (each with its sources), and a security label set by hand (in a persistent
-    definition; libvirt adds one to a running domain). Memory in bytes, whatever unit the XML used."""
+    definition; libvirt adds dynamic ones to a running domain). Memory in bytes, whatever unit the XML used."""
     memory = definition.find("memory")
     cpu = definition.find("cpu")
     boot = [child for child in definition.iterfind("os/*") if child.tag != "type"]
@@ -215,7 +215,13 @@ def definition_shape(definition: ElementTree.Element, live: bool = False) -> dic
         ),
     }  # fmt: skip
     if not live:
-        shape["seclabel"] = [sorted(label.attrib.items()) for label in definition.iterfind("seclabel")]
+        # A label set by hand (confinement off, or a fixed label); libvirt's own are dynamic, and some releases
+        # write them into the persistent definition too.
+        shape["seclabel"] = sorted(
+            json.dumps(sorted(label.attrib.items()))
+            for label in definition.iterfind("seclabel")
+            if label.get("type", "dynamic") != "dynamic"
+        )
     return shape
 
 

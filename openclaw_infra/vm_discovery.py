@@ -70,6 +70,10 @@ INHERITED_DATA = (
     "ssh_allow_agent",
     "ssh_look_for_keys",
 )
+# A VM that has just come up may turn SSH away for a moment after the VM host deploy saw its port answer (its
+# sshd restarted while cloud-init finishes; seen in the real libvirt flow): pyinfra's connector tries again, up
+# to this many times, 2-5 s apart. The VM host's data may set other values.
+CONNECT_RETRIES = {"ssh_connect_retries": 5, "ssh_connect_retry_min_delay": 2.0, "ssh_connect_retry_max_delay": 5.0}
 STRICT_HOST_KEY_CHECKING = ("yes", "no", "off", "accept-new", "ask")
 DEFAULT_STRICT_HOST_KEY_CHECKING = "accept-new"  # pyinfra's default for the ssh_strict_host_key_checking data
 # The VM host as the jump's name in the SSH config written for its VMs.
@@ -340,8 +344,11 @@ def _jumps(host_name: str, vm_host: VmHost) -> bool:
 
 
 def _vm_data(vm_host_data: Mapping[str, Any], vm_host: VmHost, vm: VirtualMachine, address: str) -> dict[str, Any]:
-    inherited = {key: vm_host_data[key] for key in INHERITED_DATA if vm_host_data.get(key) is not None}
+    inherited = {
+        key: vm_host_data[key] for key in (*INHERITED_DATA, *CONNECT_RETRIES) if vm_host_data.get(key) is not None
+    }
     return {
+        **CONNECT_RETRIES,
         **inherited,
         "ssh_hostname": address,
         "ssh_user": vm.admin_user,

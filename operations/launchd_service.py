@@ -5,8 +5,8 @@ it is written as a secrets file is (``secret_files.secret_file``: uploaded, neve
 mode 600). A LaunchDaemon's plist is root's (launchd loads only root's plists into the system domain); a
 LaunchAgent's is its user's, in ``~/Library/LaunchAgents``, loaded into that user's GUI domain (``gui/<uid>``).
 
-launchd reads a plist only when the job is bootstrapped: a changed plist needs ``bootout`` then ``bootstrap``
-(``launchd_job_reloaded``); a changed config, secrets file or release needs only the process restarted
+launchd reads a plist only when the job is bootstrapped: a changed plist (its secrets included) needs ``bootout``
+then ``bootstrap`` (``launchd_job_reloaded``); a changed config or release needs only the process restarted
 (``kickstart -k``, ``launchd_job_restarted``). Both run only when the deploy changed something (``_if``).
 """
 
@@ -169,7 +169,7 @@ def launchd_job_reloaded(label: str, plist_path: str, user: str | None = None) -
 def launchd_job_restarted(label: str, user: str | None = None) -> Generator[PyinfraCommand, None, None]:
     """
     The job's process killed and started again (``launchctl kickstart -k``), its plist as loaded; for ``_if``
-    (its config, secrets or release changed).
+    (its config or release changed).
 
     + label, user: as for ``launchd_job``
     """

@@ -24,6 +24,7 @@ from pyinfra.connectors.sshuserclient.config import SSHConfig
 from openclaw_infra.host_settings import SettingsError
 from openclaw_infra.inventory import vm_hosts_with_settings
 from openclaw_infra.vm_discovery import (
+    CONNECT_RETRIES,
     JUMP_ALIAS,
     UnavailableVm,
     discover_vms,
@@ -98,6 +99,7 @@ def test_a_running_vm_of_the_default_test_driver_is_a_host_with_its_gateway_data
                 (
                     "test",
                     {
+                        **CONNECT_RETRIES,
                         "ssh_hostname": "192.168.122.3",
                         "ssh_user": "admin",
                         "_sudo": True,
@@ -114,6 +116,13 @@ def test_a_running_vm_of_the_default_test_driver_is_a_host_with_its_gateway_data
     assert report == [
         f"VM 'ghost' on @local is declared but missing (virsh lists no VM of that name): {FIX} create and start it."
     ]
+
+
+def test_the_vm_hosts_own_connect_retries_win() -> None:
+    data = {**vm_host("libvirt", vm("test"), libvirt_uri="test:///default"), "ssh_connect_retries": 0}
+    groups, _ = discovered({"@local": data})
+    ((_, vm_data),) = groups["@local"][0]
+    assert (vm_data["ssh_connect_retries"], vm_data["ssh_connect_retry_max_delay"]) == (0, 5.0)
 
 
 def test_every_way_a_declared_vm_is_not_there_is_reported(node: str) -> None:

@@ -77,3 +77,9 @@ def test_memory_in_any_unit_is_the_same_size() -> None:
     in_mib = inactive.replace("<memory unit='KiB'>524288</memory>", "<memory unit='MiB'>512</memory>")
     assert shape_sha256(parsed_definition(in_mib)) == shape_sha256(parsed_definition(inactive))
     assert shape_sha256(parsed_definition(rendered(memory_mib=1024))) != shape_sha256(parsed_definition(inactive))
+
+
+def test_libvirts_own_dynamic_label_in_a_persistent_definition_is_no_edit() -> None:
+    inactive, _ = captured_definitions()
+    labelled = inactive.replace("</domain>", "<seclabel type='dynamic' model='apparmor' relabel='yes'/></domain>")
+    assert shape_sha256(parsed_definition(labelled)) == shape_sha256(parsed_definition(inactive))
