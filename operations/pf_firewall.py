@@ -73,7 +73,7 @@ def pf_anchor(ports: list[int], allowed_sources: list[str]) -> Generator[StringC
     boot_current = file_is_current(BOOT_PLIST, boot_plist, "root", "wheel", 644)
     pf_conf, enabled = read_facts((FileContents, {"path": PF_CONF}), (PfEnabled, {}))
     missing = [line for line in PF_CONF_LINES if line not in (pf_conf or [])]
-    # The anchor exists in pf only once a pf.conf naming it was loaded; pf refuses to list one that does not.
+    # The anchor exists in pf only once a pf.conf naming it was loaded; listing one pf does not have may fail.
     loaded = None if missing else read_facts((PfAnchorRules, {"anchor": ANCHOR}))[0]
     changed = []
     if not anchor_current:
