@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -25,6 +26,25 @@ def changed_operations(json_output: str) -> list[str]:
     """From ``pyinfra --json`` output: the operations that changed a host, by name without the deploy's prefix."""
     operations = json.loads(json_output)["results"]["operations"]
     return [operation["name"].rpartition(" | ")[2] for operation in operations if operation["success"]]
+
+
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+_OPERATION_STARTED = re.compile(r"--> Starting (?:[\w ,]+ )?operation: (?P<name>.+)$")
+_HOST_CHANGED = re.compile(r"^\s*\[[^\]]+\] Success(?: on retry \d+)?$")
+
+
+def changed_operations_logged(log: str) -> list[str]:
+    """From pyinfra's progress log: the operations that changed a host. A run that fails prints no ``--json``
+    results (pyinfra stops at "No hosts remaining!"), but its log still says, operation by operation, what it did."""
+    names: list[str] = []
+    current = ""
+    for raw_line in log.splitlines():
+        line = _ANSI_ESCAPE.sub("", raw_line).rstrip()
+        if started := _OPERATION_STARTED.search(line):
+            current = started["name"].rpartition(" | ")[2]
+        elif current and _HOST_CHANGED.match(line) and current not in names:
+            names.append(current)
+    return names
 
 
 def run_pyinfra(

@@ -12,7 +12,6 @@ every step costs minutes under emulation.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import secrets
@@ -26,7 +25,7 @@ import pytest
 from sandbox_hosts import guest_image
 from sandbox_hosts import vm_host as vm_harness
 from sandbox_hosts.hosts import SandboxHost, ssh_key_path
-from tests.helpers import PROJECT_ROOT, PYINFRA, changed_operations
+from tests.helpers import PROJECT_ROOT, PYINFRA, changed_operations, changed_operations_logged
 
 pytestmark = pytest.mark.sandbox
 
@@ -52,8 +51,7 @@ def changed(inventory: str, deploy: str, vm_hosts_file: Path, redeploy_after: st
     names: list[str] = []
     if result.returncode != 0 and redeploy_after and redeploy_after in result.stdout + result.stderr:
         print(f"{inventory} {deploy}: failed with {redeploy_after!r}; deploying again")
-        with contextlib.suppress(ValueError, KeyError):  # what the failed run changed, where it printed its results
-            names = changed_operations(result.stdout)
+        names = changed_operations_logged(result.stderr)  # a failed run prints no --json results, only its log
         result = run(PYINFRA, "-y", "--json", inventory, deploy, vm_hosts_file=vm_hosts_file)
     assert result.returncode == 0, f"{inventory} {deploy} exited {result.returncode}\n{result.stdout}\n{result.stderr}"
     return [*names, *changed_operations(result.stdout)]
