@@ -18,9 +18,16 @@ SYSTEMD_DIR = "/etc/systemd/system"
 LAUNCH_DAEMONS_DIR = "/Library/LaunchDaemons"
 
 
+# macOS has no group per user: a standard user's files are user:staff, root's are root:wheel.
+MACOS_USER_GROUP = "staff"
+MACOS_ROOT_GROUP = "wheel"
+
+
 class GatewayPaths:
     def __init__(self, settings: Settings, gateway: Gateway):
         self.user = settings.user_of(gateway)
+        self.macos = settings.os_family == "macos"
+        self.group = MACOS_USER_GROUP if self.macos else self.user
         self.home = settings.home_of(self.user)
         self.state_dir = settings.state_dir_of(gateway)
         self.logs_dir = posixpath.join(self.state_dir, "logs")
@@ -38,11 +45,17 @@ class GatewayPaths:
         self.launch_agent_user = self.user if settings.macos_service == "launch-agent" else None
         plist_dir = posixpath.join(self.home, "Library/LaunchAgents") if self.launch_agent_user else LAUNCH_DAEMONS_DIR
         self.plist = posixpath.join(plist_dir, f"{self.launchd_label}.plist")
+        # A LaunchDaemon's plist is root's (launchd refuses others in the system domain); a LaunchAgent's its user's.
+        self.plist_owner = (self.user, MACOS_USER_GROUP) if self.launch_agent_user else ("root", MACOS_ROOT_GROUP)
+        # Where the gateway's secrets live: the plist's environment on macOS, the root-only env file on Linux.
+        self.secrets_holder = self.plist if self.macos else self.secrets
 
     def expected_modes(self) -> dict[str, tuple[str, str, int]]:
-        """path -> (user, group, mode as pyinfra's File facts print it): state dir, config, secrets file."""
+        """path -> (user, group, mode as pyinfra's File facts print it): state dir, config, and the file holding
+        the secrets (the env file; on macOS the plist)."""
+        secrets_owner = self.plist_owner if self.macos else ("root", "root")
         return {
-            self.state_dir: (self.user, self.user, 700),
-            self.config: (self.user, self.user, 600),
-            self.secrets: ("root", "root", 600),
+            self.state_dir: (self.user, self.group, 700),
+            self.config: (self.user, self.group, 600),
+            self.secrets_holder: (*secrets_owner, 600),
         }

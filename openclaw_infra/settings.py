@@ -98,6 +98,9 @@ OsFamily = Literal["linux", "macos"]
 # How launchd runs a gateway on macOS: a LaunchDaemon in the system domain as the service user (the guide's default,
 # no login needed), or a LaunchAgent in that user's GUI domain (the guide's alternative, for GUI frameworks).
 MacosService = Literal["launch-daemon", "launch-agent"]
+MacosDockerRuntime = Literal["orbstack", "docker-desktop"]
+# Settings only macOS hosts read; set on a Linux host they would silently do nothing.
+MACOS_ONLY_FIELDS = ("macos_admins", "macos_temporary_sudoers")
 Bind = Literal["loopback", "lan", "auto", "custom", "tailnet"]
 AuthMode = Literal["token", "password", "none"]
 NodeInstallMethod = Literal["tarball", "nodesource", "preinstalled"]
@@ -216,6 +219,16 @@ SafeName = Annotated[
     ),
 ]
 ServiceUser = Annotated[SafeName, AfterValidator(_not_system_account)]
+# A file in /etc/sudoers.d as sudo reads it: sudo skips names holding '.' or ending in '~', so such a file grants
+# nothing and is no file to remove; no '/' either (only that directory).
+SudoersFileName = Annotated[
+    str,
+    _name_rule(
+        re.compile(r"[A-Za-z0-9_-]{1,64}"),
+        "a file name in /etc/sudoers.d",
+        "give the file's name alone (letters, digits, '-' or '_'), e.g. \"setup-nopasswd\".",
+    ),
+]
 
 
 def _characters_refused(refused: str, reader: str) -> AfterValidator:
@@ -701,6 +714,15 @@ class Settings(_Model):
     docker_sandbox: bool = True
     # macOS only: how launchd runs the gateways.
     macos_service: MacosService = "launch-daemon"
+    # macOS only, with docker_sandbox: the Docker runtime whose CLI the service's PATH finds in /usr/local/bin
+    # (OrbStack's helper is also bootstrapped into each service user's GUI domain for a LaunchDaemon).
+    macos_docker_runtime: MacosDockerRuntime = "orbstack"
+    # macOS only: the admins of a mixed-use Mac. Their homes are closed (700) and each gets ACL access to the
+    # gateways' homes (traverse) and state dirs (read and write), instead of wider modes.
+    macos_admins: list[SafeName] = Field(default_factory=list)
+    # macOS only: files a setup tool left in /etc/sudoers.d (NOPASSWD), removed at the end of the run. A later
+    # run over a sudo user then needs its password (pyinfra --sudo-password).
+    macos_temporary_sudoers: list[SudoersFileName] = Field(default_factory=list)
     node: NodeRuntime = Field(default_factory=NodeRuntime)
     openclaw: OpenClawPackage = Field(default_factory=OpenClawPackage)
     # Secrets every gateway on the host gets (a gateway's own `secrets` override these by name).
@@ -799,6 +821,39 @@ class Settings(_Model):
                         f'e.g. {{"{missing}": {{"env": "{missing}"}}}}.',
                         at=("gateways", index, "extra_config", *path),
                     )
+        return self
+
+    @model_validator(mode="after")
+    def _macos_settings_fit(self) -> Settings:
+        if self.os_family != "macos":
+            for field in MACOS_ONLY_FIELDS:
+                if getattr(self, field):
+                    raise _fail(
+                        f"{data_key(field)} only applies to macOS hosts, and this one is {self.os_family!r}.",
+                        f"remove {data_key(field)}, or set {data_key('os_family')} to 'macos' if the host is a Mac.",
+                        at=(field,),
+                    )
+            return self
+        for index, admin in enumerate(self.macos_admins):
+            if admin in self.users:
+                raise _fail(
+                    f"{admin!r} runs a gateway; a gateway's user cannot also be an admin given access to it.",
+                    "keep the service users and the admins apart.",
+                    at=("macos_admins", index),
+                )
+        if self.cli_secrets_copy:
+            raise _fail(
+                "the CLI's secrets copy (.env) is not written on macOS: the secrets live in the launchd plist.",
+                f"set {data_key('cli_secrets_copy')} to false.",
+                at=("cli_secrets_copy",),
+            )
+        if self.node.install_method != "tarball":
+            raise _fail(
+                f"Node install_method {self.node.install_method!r} is for Debian and Ubuntu; a Mac gets the "
+                "official darwin tarball, checked against SHASUMS256 (never Homebrew's, which admins can write).",
+                'set node.install_method to "tarball".',
+                at=("node", "install_method"),
+            )
         return self
 
     @model_validator(mode="after")

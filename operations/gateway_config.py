@@ -22,6 +22,7 @@ from openclaw_infra.quoting import quoted
 from openclaw_infra.rendering import render
 
 BACKUPS_KEPT = 5
+PLATFORMS = ("linux", "darwin")
 
 
 def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
@@ -66,6 +67,7 @@ def gateway_config(
     openclaw_bin: str,
     node_bin_dir: str,
     state_dir: str,
+    platform: str = "linux",
 ) -> Generator[PyinfraCommand, None, None]:
     """
     Install ``content`` as the gateway's config at ``path`` (mode 600, owned by ``user``).
@@ -80,9 +82,12 @@ def gateway_config(
     + openclaw_bin: the installed ``openclaw`` executable used to validate
     + node_bin_dir: directory holding ``node`` (``openclaw`` runs through ``/usr/bin/env node``)
     + state_dir: the gateway's ``OPENCLAW_STATE_DIR``
+    + platform: ``linux``, or ``darwin`` (macOS: ``sudo -u`` for ``runuser``, no GNU ``env``/``xargs`` options)
     """
     if not posixpath.isabs(path):
         raise OperationValueError(f"path {path!r} must be absolute")
+    if platform not in PLATFORMS:
+        raise OperationValueError(f"platform {platform!r} is not one of {', '.join(PLATFORMS)}")
     wanted_sha = hashlib.sha256(content.encode()).hexdigest()
     present, present_sha = read_facts((File, {"path": path}), (Sha256File, {"path": path}))
 
@@ -97,13 +102,21 @@ def gateway_config(
     yield from private_upload(content, staged)
     yield StringCommand("chown", quoted(f"{user}:{group}"), quoted(staged))
     # Validation runs as the service user so nothing it writes under the state dir ends up owned by root.
-    yield StringCommand(
-        "runuser", "-u", quoted(user), "--",
-        # --chdir: the connection's cwd (root's home) is closed to the service user; node's spawn would fail.
-        # Each option and NAME=value is one quoted word: env splits nothing, the shell sees no ';' or space.
-        "env", quoted(f"--chdir={state_dir}"), quoted(f"PATH={node_bin_dir}:/usr/bin:/bin"),
+    # Each option and NAME=value is one quoted word: env splits nothing, the shell sees no ';' or space.
+    environment = (
+        quoted(f"PATH={node_bin_dir}:/usr/bin:/bin"),
         quoted(f"OPENCLAW_STATE_DIR={state_dir}"), quoted(f"OPENCLAW_CONFIG_PATH={staged}"),
-        quoted(openclaw_bin), "config", "validate", "--json",
+    )  # fmt: skip
+    if platform == "linux":
+        # --chdir: the connection's cwd (root's home) is closed to the service user; node's spawn would fail.
+        as_user = StringCommand(
+            "runuser", "-u", quoted(user), "--", "env", quoted(f"--chdir={state_dir}"), *environment
+        )
+    else:
+        # macOS has no runuser, and its env no --chdir; sudo keeps the working directory it is started in.
+        as_user = StringCommand("cd", quoted(state_dir), "&&", "sudo", "-u", quoted(user), "env", *environment)
+    yield StringCommand(
+        as_user, quoted(openclaw_bin), "config", "validate", "--json",
         ">/dev/null", "||", "{", "rm", "-f", quoted(staged), ";",
         "echo", quoted(f"openclaw rejected the new {path}; the running config is unchanged"), ">&2", ";",
         "exit", "1", ";", "}",
@@ -112,10 +125,15 @@ def gateway_config(
         backup = f"{path}.bak-{(present_sha or 'unknown')[:12]}"
         yield StringCommand("cp", "-p", quoted(path), quoted(backup))
         # Keep the newest backups only; they hold no secrets (${VAR} references) but do grow.
+        # The path quoted and the glob after it not, in one word; one name a line (a path may hold spaces or
+        # quotes): GNU xargs splits on newlines only with -d, BSD xargs has no -d, so macOS reads them in a loop.
+        remove_each = (
+            ("xargs", "-r", "-d", r"'\n'", "rm", "-f", "--")
+            if platform == "linux"
+            else ("while", "IFS=", "read", "-r", "old;", "do", "rm", "-f", "--", '"$old";', "done")
+        )
         yield StringCommand(
-            # The path quoted and the glob after it not, in one word; one name a line to xargs, which would
-            # otherwise split a path with spaces or quotes.
             "ls", "-1t", StringCommand(quoted(path), ".bak-*", _separator=""),
-            "|", "tail", "-n", f"+{BACKUPS_KEPT + 1}", "|", "xargs", "-r", "-d", r"'\n'", "rm", "-f", "--",
+            "|", "tail", "-n", f"+{BACKUPS_KEPT + 1}", "|", *remove_each,
         )  # fmt: skip
     yield StringCommand("mv", "-f", quoted(staged), quoted(path))

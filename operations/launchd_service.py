@@ -124,16 +124,19 @@ def _bootout(domain_word: object, label: str) -> StringCommand:
 
 
 @operation()
-def launchd_job(label: str, plist_path: str, user: str | None = None) -> Generator[PyinfraCommand, None, None]:
+def launchd_job(
+    label: str, plist_path: str, user: str | None = None, running: bool = True
+) -> Generator[PyinfraCommand, None, None]:
     """
     The launchd job ``label`` loaded from ``plist_path`` and running: a LaunchDaemon in the ``system`` domain, or,
     with ``user``, a LaunchAgent in that user's GUI domain (``gui/<uid>``). Not loaded: bootstrapped (``RunAtLoad``
     starts it). Loaded from another plist: booted out, then bootstrapped from this one. Loaded, not running:
-    kickstarted.
+    kickstarted, unless ``running`` is False.
 
     + label: the job's label, e.g. ``ai.openclaw.gateway``
     + plist_path: its plist, ``…/<label>.plist``
     + user: None for a LaunchDaemon; the user whose GUI domain loads the LaunchAgent
+    + running: False for a job launchd starts on a schedule (``StartCalendarInterval``): loaded is enough
     """
     _check(label, plist_path, user)
     domain, domain_word = _domain(user)
@@ -145,22 +148,36 @@ def launchd_job(label: str, plist_path: str, user: str | None = None) -> Generat
         yield _bootout(domain_word, label)
         yield _bootstrap(domain_word, plist_path)
         return
-    if job.state != JobState.RUNNING:
+    if running and job.state != JobState.RUNNING:
         yield StringCommand("launchctl kickstart", _target(domain_word, label))
         return
+    if not running:
+        host.noop(f"{domain}/{label} is loaded from {plist_path}")
+        return
     host.noop(f"{domain}/{label} is loaded from {plist_path} and running (pid {job.pid})")
+
+
+def _loaded(label: str, user: str | None) -> tuple[str | None, object, bool]:
+    """The job's domain (as facts name it, and as a shell word), and whether launchd has the job loaded."""
+    domain, domain_word = _domain(user)
+    job = read_facts((LaunchctlJob, {"label": label, "domain": domain}))[0] if domain else None
+    return domain, domain_word, job is not None
 
 
 @operation(is_idempotent=False)
 def launchd_job_reloaded(label: str, plist_path: str, user: str | None = None) -> Generator[PyinfraCommand, None, None]:
     """
     The job booted out and bootstrapped again, so launchd reads its plist anew; for ``_if`` (the plist changed).
-    Waits for a draining gateway to stop (up to ``BOOTOUT_WAIT_SECONDS``).
+    Waits for a draining gateway to stop (up to ``BOOTOUT_WAIT_SECONDS``). A job not loaded is left to
+    ``launchd_job``, whose bootstrap reads the new plist anyway.
 
     + label, plist_path, user: as for ``launchd_job``
     """
     _check(label, plist_path, user)
-    _, domain_word = _domain(user)
+    domain, domain_word, loaded = _loaded(label, user)
+    if not loaded:
+        host.noop(f"{label} is not loaded in {domain or 'the GUI domain of ' + str(user)}: nothing to reload")
+        return
     yield _bootout(domain_word, label)
     yield _bootstrap(domain_word, plist_path)
 
@@ -169,10 +186,13 @@ def launchd_job_reloaded(label: str, plist_path: str, user: str | None = None) -
 def launchd_job_restarted(label: str, user: str | None = None) -> Generator[PyinfraCommand, None, None]:
     """
     The job's process killed and started again (``launchctl kickstart -k``), its plist as loaded; for ``_if``
-    (its config or release changed).
+    (its config or release changed). A job not loaded is left to ``launchd_job``, which starts it.
 
     + label, user: as for ``launchd_job``
     """
     _check(label, f"/{label}.plist", user)
-    _, domain_word = _domain(user)
+    domain, domain_word, loaded = _loaded(label, user)
+    if not loaded:
+        host.noop(f"{label} is not loaded in {domain or 'the GUI domain of ' + str(user)}: nothing to restart")
+        return
     yield StringCommand("launchctl kickstart -k", _target(domain_word, label))

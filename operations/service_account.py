@@ -85,17 +85,21 @@ def docker_group(members: list[str]) -> Generator[StringCommand, None, None]:
 
 
 @operation()
-def gateway_directories(user: str, state_dir: str, logs_dir: str) -> Generator[StringCommand, None, None]:
+def gateway_directories(
+    user: str, state_dir: str, logs_dir: str, group: str | None = None
+) -> Generator[StringCommand, None, None]:
     """
     The gateway's state dir and logs dir, 0700 and owned by its user, and its log files, 0600.
 
-    systemd opens ``StandardOutput=append:`` files as root; made beforehand they stay the user's, so logrotate
-    (``su <user>``) can rotate them.
+    systemd (and launchd) open the service's log files as root; made beforehand they stay the user's, so
+    logrotate (``su <user>``) can rotate them.
 
-    + user: the gateway's service user (also the group)
+    + user: the gateway's service user
     + state_dir: ``OPENCLAW_STATE_DIR``
     + logs_dir: where the service's stdout/stderr go
+    + group: the group of all of them; None: the user's own (Linux). On macOS: ``staff``
     """
+    group = group or user
     log_files = [f"{logs_dir}/{log_file}" for log_file in LOG_FILE_NAMES]
     # One command when all is in place (files.directory and files.file read one fact each).
     found = read_facts(
@@ -103,15 +107,15 @@ def gateway_directories(user: str, state_dir: str, logs_dir: str) -> Generator[S
         *[(File, {"path": path}) for path in log_files],
     )
     if all(
-        info and (info["user"], info["group"], info["mode"]) == (user, user, mode)
+        info and (info["user"], info["group"], info["mode"]) == (user, group, mode)
         for info, mode in zip(found, (700, 700, *[600] * len(log_files)), strict=True)
     ):
         host.noop(f"{state_dir} and {logs_dir} 700, log files 600, owned by {user}")
         return
     for path in (state_dir, logs_dir):
-        yield from files.directory._inner(path=path, user=user, group=user, mode="700")
+        yield from files.directory._inner(path=path, user=user, group=group, mode="700")
     for log_file in log_files:
-        yield from files.file._inner(path=log_file, user=user, group=user, mode="600")
+        yield from files.file._inner(path=log_file, user=user, group=group, mode="600")
 
 
 @operation()

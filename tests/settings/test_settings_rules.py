@@ -557,3 +557,41 @@ def test_spaces_semicolons_and_quotes_stay_allowed_where_every_reader_can_take_t
         },
     ).settings
     assert settings.service_home == "/srv/it's \"open\" claw;touch x"
+
+
+# --- macOS ----------------------------------------------------------------------------------------------
+
+MAC = {"openclaw_os_family": "macos"}
+
+
+@pytest.mark.parametrize("field", ["macos_admins", "macos_temporary_sudoers"])
+def test_macos_only_settings_on_a_linux_host_are_refused(field: str) -> None:
+    problem = only_problem({f"openclaw_{field}": ["someone"]})
+    assert f"openclaw_{field}: openclaw_{field} only applies to macOS hosts" in problem
+    assert "Fix: remove" in problem
+
+
+def test_an_admin_given_access_may_not_run_a_gateway() -> None:
+    problem = only_problem({**MAC, "openclaw_macos_admins": ["alice", "openclaw"]})
+    assert problem.startswith("host 'gw1': openclaw_macos_admins[1]: 'openclaw' runs a gateway"), problem
+
+
+@pytest.mark.parametrize("name", ["setup.bak", "setup~", "../sudoers", "a b", ""])
+def test_a_sudoers_file_sudo_would_skip_or_outside_sudoers_d_is_refused(name: str) -> None:
+    problem = only_problem({**MAC, "openclaw_macos_temporary_sudoers": [name]})
+    assert "openclaw_macos_temporary_sudoers[0]" in problem and "is not a file name in /etc/sudoers.d" in problem
+
+
+def test_a_mac_refuses_the_cli_secrets_copy_and_node_from_apt() -> None:
+    assert "openclaw_cli_secrets_copy" in only_problem({**MAC, "openclaw_cli_secrets_copy": True})
+    problem = only_problem({**MAC, "openclaw_node": {"install_method": "nodesource"}})
+    assert problem.startswith("host 'gw1': openclaw_node.install_method:") and "darwin tarball" in problem
+
+
+def test_mac_settings_are_accepted_with_their_defaults() -> None:
+    settings = settings_for_host(
+        "mac", {"openclaw_secrets": TOKEN, **MAC, "openclaw_macos_admins": ["alice"],
+                "openclaw_macos_temporary_sudoers": ["setup-nopasswd"]},
+    ).settings  # fmt: skip
+    assert (settings.macos_service, settings.macos_docker_runtime) == ("launch-daemon", "orbstack")
+    assert settings.macos_admins == ["alice"] and settings.macos_temporary_sudoers == ["setup-nopasswd"]
