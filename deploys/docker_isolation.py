@@ -3,7 +3,7 @@
     pyinfra inventories/hosts.py deploys/docker_isolation.py
 
 For hosts with openclaw_isolation "docker-isolation" and openclaw_os_family "linux"; any other host is refused
-before anything runs. (The macOS variant, with a LaunchDaemon, will be a deploy of its own.)
+before anything runs. (A Mac host is deploys/macos_host.py.)
 """
 
 from openclaw_infra.deploy_context import executed_by_pyinfra, require_deploy

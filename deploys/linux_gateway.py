@@ -99,15 +99,7 @@ def gateway_files(host_settings: HostSettings, gateway: Gateway) -> list[Operati
     config = gateway_config.gateway_config(
         name=f"{service}: openclaw.json",
         path=paths.config,
-        content=gateway_config.gateway_config_content(
-            bind=gateway.bind,
-            port=gateway.port,
-            auth_mode=gateway.auth_mode,
-            pruning_enabled=settings.transcript_pruning.enabled,
-            prune_after_days=settings.transcript_pruning.prune_after_days,
-            max_entries=settings.transcript_pruning.max_entries,
-            extra_config=gateway.extra_config,
-        ),
+        content=gateway_config.content_for(settings, gateway),
         user=paths.user,
         group=paths.user,
         openclaw_bin=paths.openclaw_bin,

@@ -1,4 +1,5 @@
-"""A macOS user's local Directory Services record (``dscl``): macOS keeps no passwd entry to read."""
+"""macOS users' and groups' local Directory Services records (``dscl``): macOS keeps no passwd or group entry to
+read."""
 
 from __future__ import annotations
 
@@ -60,11 +61,7 @@ class MacosUser(FactBase[MacosUserRecord | None]):
 
     @override
     def command(self, user: str) -> StringCommand:
-        return StringCommand(
-            "out=$(dscl . -read", quoted(f"/Users/{user}"), "2>&1); status=$?;",
-            'if [ "$status" -eq 0 ]; then printf "%s\\n" "$out";',
-            f'elif ! printf "%s" "$out" | grep -q {NOT_FOUND}; then printf "%s\\n" "$out" >&2; exit "$status"; fi',
-        )  # fmt: skip
+        return _read_record(f"/Users/{user}")
 
     @override
     def process(self, output: list[str]) -> MacosUserRecord | None:
@@ -83,6 +80,61 @@ class MacosUser(FactBase[MacosUserRecord | None]):
             hidden=attributes.get("IsHidden", "0").strip().lower() in ("1", "yes", "true"),
             can_log_in_with_password="AuthenticationAuthority" in attributes,
         )
+
+
+@dataclasses.dataclass(frozen=True)
+class MacosGroupRecord(JsonRecord):
+    """A local group: ``members`` are the short names its ``GroupMembership`` lists, in its order. Users whose
+    primary group it is (their ``PrimaryGroupID``) belong to it too without being listed there."""
+
+    name: str
+    gid: int | None
+    members: tuple[str, ...]
+
+
+class MacosGroup(FactBase[MacosGroupRecord | None]):
+    """
+    Returns the local Directory Services record of ``group``, or ``None`` when there is none (or no ``dscl``).
+
+    + group: the record name, e.g. ``docker``
+
+    Runs ``dscl . -read /Groups/<group>``; "eDSRecordNotFound" means no such group, any other error fails the fact.
+
+    .. code:: python
+
+        {"name": "docker", "gid": 501, "members": ["openclaw"]}
+    """
+
+    @override
+    def requires_command(self, *args: Any, **kwargs: Any) -> str:
+        return "dscl"
+
+    @override
+    def command(self, group: str) -> StringCommand:
+        return _read_record(f"/Groups/{group}")
+
+    @override
+    def process(self, output: list[str]) -> MacosGroupRecord | None:
+        attributes = _attributes(output)
+        if not attributes:
+            return None
+        if "RecordName" not in attributes:
+            raise unreadable("dscl", output[0], "no RecordName in the record")
+        return MacosGroupRecord(
+            name=attributes["RecordName"].split()[0],
+            gid=_number(attributes, "PrimaryGroupID"),
+            # Several members are one space-separated value; a group without members has no GroupMembership.
+            members=tuple(attributes.get("GroupMembership", "").split()),
+        )
+
+
+def _read_record(path: str) -> StringCommand:
+    """``dscl . -read PATH``: the record on stdout; nothing when it does not exist; any other error fails."""
+    return StringCommand(
+        "out=$(dscl . -read", quoted(path), "2>&1); status=$?;",
+        'if [ "$status" -eq 0 ]; then printf "%s\\n" "$out";',
+        f'elif ! printf "%s" "$out" | grep -q {NOT_FOUND}; then printf "%s\\n" "$out" >&2; exit "$status"; fi',
+    )  # fmt: skip
 
 
 def _attributes(output: list[str]) -> dict[str, str]:

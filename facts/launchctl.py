@@ -22,6 +22,7 @@ NOT_LOADED_TEXT = "Could not find service"
 
 _DOMAIN = re.compile(r"^(?:system|gui/\d+|user/\d+)$")
 _LABEL = re.compile(r"^[^\s/]+$")
+_USER = re.compile(r"^[a-z_][a-z0-9_-]*$")
 _PRINT_HEADER = re.compile(r"^(?P<target>\S+) = \{$")
 _PRINT_PROPERTY = re.compile(r"^(?P<key>[^=]+?) =(?: (?P<value>.*))?$")
 _LEADING_INT = re.compile(r"^-?\d+")
@@ -138,6 +139,39 @@ class LaunchctlJob(FactBase[LaunchdJob | None]):
             environment_keys=tuple(reader.environment_keys),
             inherited_environment_keys=tuple(sorted(set(reader.inherited_environment_keys))),
         )
+
+
+class LaunchctlUserJob(LaunchctlJob):
+    """
+    ``LaunchctlJob`` in the GUI domain of ``user``, named by the user rather than the uid: the uid is looked up on
+    the host (``id -u``), so a check can ask before it knows the uid. A user that does not exist fails the fact.
+
+    + label: the job's label, e.g. ``ai.openclaw.gateway``
+    + user: whose GUI domain (``gui/<uid>``) to read
+
+    Runs ``uid=$(id -u -- USER) && launchctl print "gui/$uid/LABEL"``; the value is ``LaunchctlJob``'s.
+
+    .. code:: python
+
+        {
+            "label": "ai.openclaw.gateway", "state": "running", "raw_state": "running", "pid": 4242,
+            "last_exit_code": 0, "program": "/opt/node/bin/node", "arguments": ["/opt/node/bin/node", "…"],
+            "runs": 1, "path": "/Users/openclaw/Library/LaunchAgents/ai.openclaw.gateway.plist",
+            "job_type": "LaunchAgent", "domain": "gui/502", "environment_keys": ["HOME", "PATH"],
+            "inherited_environment_keys": [],
+        }
+    """
+
+    @override
+    def command(self, label: str, user: str) -> StringCommand:  # type: ignore[override]
+        _validated_target(label, "system")
+        if not _USER.match(user):
+            raise ValueError(f"not a user name: {user!r}")
+        # The label is validated: nothing in it means anything to the shell inside double quotes.
+        return StringCommand(
+            "uid=$(id -u --", quoted(user), ") && launchctl print", f'"gui/$uid/{label}"',
+            f"|| [ $? -eq {NOT_LOADED_EXIT_CODE} ]",
+        )  # fmt: skip
 
 
 class _PrintReader:

@@ -83,7 +83,7 @@ class Check:
         return self.within if self.within is not None else self.expected == self.found
 
 
-def _owner_mode(found: Any) -> str:
+def owner_mode(found: Any) -> str:
     if not found:
         return "missing"
     return f"{found['user']}:{found['group']} {found['mode']}"
@@ -145,15 +145,12 @@ class ExpectedState:
         ]
 
     def requests(self) -> list[FactRequest]:
-        """Every fact the checks need, each once, in the order they must be read: the health checks first, since
-        they wait for gateways that were just (re)started, and what listens is only worth reading after that."""
+        """Every fact the checks need, each once, in the order they must be read (``in_reading_order``)."""
         per_gateway = [
             self._gateway_requests(GatewayPaths(self.settings, gateway), gateway.port)
             for gateway in self.settings.gateways
         ]
-        health = [request for requests in per_gateway for request in requests if request.fact.endswith("HealthCheck")]
-        rest = [request for requests in per_gateway for request in requests]
-        return list(dict.fromkeys([*health, *self._host_requests(), *rest]))
+        return in_reading_order(per_gateway, self._host_requests())
 
     def checks(self, values: Mapping[FactRequest, Any]) -> list[Check]:
         """Expected against found, from ``values``: each request's fact value in its printed (JSON) form."""
@@ -204,11 +201,11 @@ class ExpectedState:
             for role, ports in gateway.port_ranges():
                 # Another gateway's own port inside this one's CDP range is that gateway's to judge.
                 owned = [port for port in ports if port == gateway.port or port not in other_ports]
-                checks.append(_listening(sockets or [], role, ports, owned))
+                checks.append(listening_check(sockets or [], role, ports, owned))
             checks += _unit_checks(paths, gateway_service.unit_content(settings, gateway, paths), unit, exposure)
             found_modes = {paths.state_dir: state, paths.config: config_file, paths.secrets: secrets_file}
             for path, (user, group, mode) in paths.expected_modes().items():
-                checks.append(Check(f"mode {path}", f"{user}:{group} {mode}", _owner_mode(found_modes[path])))
+                checks.append(Check(f"mode {path}", f"{user}:{group} {mode}", owner_mode(found_modes[path])))
             wanted = secrets_checksum(environment_file_content(self.host_settings.secrets_of(gateway)))
             found_sha = f"sha256 {str(secrets_sha or 'missing')[:12]}"
             checks.append(Check(f"checksum {paths.secrets}", wanted, found_sha))
@@ -218,7 +215,15 @@ class ExpectedState:
         return checks
 
 
-def _listening(sockets: Sequence[Mapping[str, Any]], role: str, ports: range, owned: Sequence[int]) -> Check:
+def in_reading_order(per_gateway: Sequence[Sequence[FactRequest]], host: Sequence[FactRequest]) -> list[FactRequest]:
+    """Each request once: the health checks first, since they wait for gateways that were just (re)started, and
+    what listens is only worth reading after that; then the host's, then the rest of each gateway's."""
+    health = [request for requests in per_gateway for request in requests if request.fact.endswith("HealthCheck")]
+    rest = [request for requests in per_gateway for request in requests]
+    return list(dict.fromkeys([*health, *host, *rest]))
+
+
+def listening_check(sockets: Sequence[Mapping[str, Any]], role: str, ports: range, owned: Sequence[int]) -> Check:
     """The gateway's own port must be listened on, by loopback only; its other ports by loopback or nobody."""
     span = f":{ports[0]}" if len(ports) == 1 else f":{ports[0]}-{ports[-1]}"
     name = f"listening {span}" + ("" if role == "gateway" else f" ({role})")

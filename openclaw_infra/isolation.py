@@ -15,8 +15,8 @@ Model = tuple[Isolation, OsFamily]
 DEPLOY_OF: dict[Model, str | None] = {
     ("docker-isolation", "linux"): "deploys/docker_isolation.py",
     ("linux-vm", "linux"): "deploys/linux_vm.py",
-    ("docker-isolation", "macos"): None,
-    ("macos-vm", "macos"): None,
+    ("docker-isolation", "macos"): "deploys/macos_host.py",
+    ("macos-vm", "macos"): "deploys/macos_host.py",
     ("docker-containerized", "linux"): None,
     ("docker-containerized", "macos"): None,
 }

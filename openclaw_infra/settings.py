@@ -511,6 +511,12 @@ class LogRotation(_Model):
             raise _fail(f"max_size {value!r} is not a logrotate size.", 'write e.g. "50M", "500k" or "1G".')
         return value
 
+    @property
+    def max_size_kib(self) -> int:
+        """``max_size`` in KiB, as newsyslog takes it (macOS); a size in bytes rounded up."""
+        number, unit = int(self.max_size.rstrip("kMG")), self.max_size[-1]
+        return {"k": number, "M": number * 1024, "G": number * 1024 * 1024}.get(unit, -(-number // 1024))
+
 
 class TranscriptPruning(_Model):
     enabled: bool = True
@@ -721,7 +727,7 @@ class Settings(_Model):
     # gateways' homes (traverse) and state dirs (read and write), instead of wider modes.
     macos_admins: list[SafeName] = Field(default_factory=list)
     # macOS only: files a setup tool left in /etc/sudoers.d (NOPASSWD), removed at the end of the run. A later
-    # run over a sudo user then needs its password (pyinfra --sudo-password).
+    # run over a sudo user then needs its password (pyinfra --use-sudo-password).
     macos_temporary_sudoers: list[SudoersFileName] = Field(default_factory=list)
     node: NodeRuntime = Field(default_factory=NodeRuntime)
     openclaw: OpenClawPackage = Field(default_factory=OpenClawPackage)

@@ -20,6 +20,7 @@ from openclaw_infra.operations.file_ownership import ownership_fixes
 from openclaw_infra.operations.private_upload import private_upload
 from openclaw_infra.quoting import quoted
 from openclaw_infra.rendering import render
+from openclaw_infra.settings import Gateway, Settings
 
 BACKUPS_KEPT = 5
 PLATFORMS = ("linux", "darwin")
@@ -56,6 +57,20 @@ def gateway_config_content(
         max_entries=max_entries,
     )
     return json.dumps(_merge(json.loads(rendered), extra_config), indent=2, sort_keys=True) + "\n"
+
+
+def content_for(settings: Settings, gateway: Gateway) -> str:
+    """``gateway``'s openclaw.json as ``settings`` make it, on every platform."""
+    pruning = settings.transcript_pruning
+    return gateway_config_content(
+        bind=gateway.bind,
+        port=gateway.port,
+        auth_mode=gateway.auth_mode,
+        pruning_enabled=pruning.enabled,
+        prune_after_days=pruning.prune_after_days,
+        max_entries=pruning.max_entries,
+        extra_config=gateway.extra_config,
+    )
 
 
 @operation()

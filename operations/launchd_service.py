@@ -81,7 +81,7 @@ def plist_content(
     return HiddenValue(content.decode())  # type: ignore[no-untyped-call]
 
 
-def _check(label: str, plist_path: str, user: str | None) -> None:
+def check_job(label: str, plist_path: str, user: str | None) -> None:
     if not _LABEL.match(label):
         raise OperationValueError(f"not a launchd label: {label!r}")
     if not posixpath.isabs(plist_path) or not plist_path.endswith(f"/{label}.plist"):
@@ -90,7 +90,7 @@ def _check(label: str, plist_path: str, user: str | None) -> None:
         raise OperationValueError(f"not a user name: {user!r}")
 
 
-def _domain(user: str | None) -> tuple[str | None, object]:
+def job_domain(user: str | None) -> tuple[str | None, object]:
     """The domain as the facts name it (None: a GUI domain whose user does not exist yet), and as a shell word
     that names it when the command runs (after the deploy created the user)."""
     if user is None:
@@ -105,11 +105,11 @@ def _target(domain_word: object, label: str) -> StringCommand:
     return StringCommand(domain_word, "/", quoted(label), _separator="")
 
 
-def _bootstrap(domain_word: object, plist_path: str) -> StringCommand:
+def bootstrap_command(domain_word: object, plist_path: str) -> StringCommand:
     return StringCommand("launchctl bootstrap", domain_word, quoted(plist_path))
 
 
-def _bootout(domain_word: object, label: str) -> StringCommand:
+def bootout_command(domain_word: object, label: str) -> StringCommand:
     """bootout, then wait until launchd no longer knows the job. bootout's exit status is not the answer: it is 3
     ("No such process") for a job that is not loaded, 36 ("Operation now in progress") for one it did stop, and
     it may return before a draining job is gone (a bootstrap then fails: "Input/output error"); its message is
@@ -138,15 +138,15 @@ def launchd_job(
     + user: None for a LaunchDaemon; the user whose GUI domain loads the LaunchAgent
     + running: False for a job launchd starts on a schedule (``StartCalendarInterval``): loaded is enough
     """
-    _check(label, plist_path, user)
-    domain, domain_word = _domain(user)
+    check_job(label, plist_path, user)
+    domain, domain_word = job_domain(user)
     job = read_facts((LaunchctlJob, {"label": label, "domain": domain}))[0] if domain else None
     if job is None:
-        yield _bootstrap(domain_word, plist_path)
+        yield bootstrap_command(domain_word, plist_path)
         return
     if job.path is not None and job.path != plist_path:
-        yield _bootout(domain_word, label)
-        yield _bootstrap(domain_word, plist_path)
+        yield bootout_command(domain_word, label)
+        yield bootstrap_command(domain_word, plist_path)
         return
     if running and job.state != JobState.RUNNING:
         yield StringCommand("launchctl kickstart", _target(domain_word, label))
@@ -159,7 +159,7 @@ def launchd_job(
 
 def _loaded(label: str, user: str | None) -> tuple[str | None, object, bool]:
     """The job's domain (as facts name it, and as a shell word), and whether launchd has the job loaded."""
-    domain, domain_word = _domain(user)
+    domain, domain_word = job_domain(user)
     job = read_facts((LaunchctlJob, {"label": label, "domain": domain}))[0] if domain else None
     return domain, domain_word, job is not None
 
@@ -173,13 +173,13 @@ def launchd_job_reloaded(label: str, plist_path: str, user: str | None = None) -
 
     + label, plist_path, user: as for ``launchd_job``
     """
-    _check(label, plist_path, user)
+    check_job(label, plist_path, user)
     domain, domain_word, loaded = _loaded(label, user)
     if not loaded:
         host.noop(f"{label} is not loaded in {domain or 'the GUI domain of ' + str(user)}: nothing to reload")
         return
-    yield _bootout(domain_word, label)
-    yield _bootstrap(domain_word, plist_path)
+    yield bootout_command(domain_word, label)
+    yield bootstrap_command(domain_word, plist_path)
 
 
 @operation(is_idempotent=False)
@@ -190,7 +190,7 @@ def launchd_job_restarted(label: str, user: str | None = None) -> Generator[Pyin
 
     + label, user: as for ``launchd_job``
     """
-    _check(label, f"/{label}.plist", user)
+    check_job(label, f"/{label}.plist", user)
     domain, domain_word, loaded = _loaded(label, user)
     if not loaded:
         host.noop(f"{label} is not loaded in {domain or 'the GUI domain of ' + str(user)}: nothing to restart")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Generator
 from io import StringIO
@@ -12,6 +13,7 @@ from pyinfra.api.operation import operation
 from pyinfra.context import host
 from pyinfra.operations import files
 
+from openclaw_infra.gateway_paths import LOG_FILE_NAMES
 from openclaw_infra.operations.file_ownership import file_is_current
 from openclaw_infra.quoting import cron_schedule
 from openclaw_infra.rendering import render, render_plist
@@ -177,4 +179,91 @@ def transcript_pruning_daemon(
         openclaw_bin=openclaw_bin, node_bin_dir=node_bin_dir, profile=profile,
         prune_after_days=int(prune_after_days), calendar=launchd_calendar(schedule),
     ).decode()  # fmt: skip
+    yield from _root_file(path, content, group="wheel")
+
+
+# newsyslog (macOS) reads a config line with fgets(line, BUFSIZ): BUFSIZ is 1024, so 1022 characters and the
+# newline; a longer line is cut in two and the rest read as a malformed line, which stops newsyslog altogether.
+_NEWSYSLOG_LINE_MAX = 1022
+_NEWSYSLOG_MODE = re.compile(r"^[0246]{3}$")
+NEWSYSLOG_DIR = "/etc/newsyslog.d"
+
+
+def _newsyslog_path(path: str, what: str) -> str:
+    # newsyslog splits its lines on whitespace and ends them at an unescaped '#'; it has no quoting. Control
+    # characters are refused with them (a newline would start a line of its own).
+    if not posixpath.isabs(path) or posixpath.normpath(path) != path:
+        raise OperationValueError(f"{what} {path!r} is not an absolute, normalised path")
+    if any(character.isspace() or character == "#" or not character.isprintable() for character in path):
+        raise OperationValueError(
+            f"{what} {path!r} holds whitespace, '#' or a control character, which newsyslog cannot read in a "
+            "file name: move the logs to a path without them"
+        )
+    return path
+
+
+@operation()
+def gateway_newsyslog(
+    config_name: str,
+    logs_dir: str,
+    user: str,
+    group: str = "staff",
+    keep: int = 7,
+    max_size_kib: int = 1024,
+    mode: str = "600",
+    compress: bool = True,
+    present: bool = True,
+) -> Generator[StringCommand, None, None]:
+    """
+    macOS: ``/etc/newsyslog.d/<config_name>.conf`` (root:wheel 644), one line per gateway log file
+    (``gateway.log``, ``gateway.err.log``): rotated once it reaches ``max_size_kib``, ``keep`` archives, new
+    files ``user:group`` ``mode``. newsyslog runs every hour at :30 (``com.apple.newsyslog``).
+
+    The gateway's stdout and stderr are files launchd opened when it started the job; the gateway holds them
+    and has nothing that reopens them (flag ``N``: no process to signal). After a rotation it goes on writing
+    to the archive (``gateway.log.0``) until launchd next starts it (a deploy's restart, a crash, a reboot).
+    With ``compress``, newsyslog bzip2s that archive at once and removes it: what the gateway writes until its
+    next start goes to a removed file, lost, its space held until then. Without it, those lines stay in
+    ``gateway.log.0``, which grows until that start.
+
+    The user and group must exist before newsyslog next runs: an unknown one stops it for every log on the
+    host, the system's included.
+
+    + config_name: file name under /etc/newsyslog.d, without ``.conf``, e.g. the launchd label
+    + logs_dir: where the logs are (absolute; no whitespace or '#': newsyslog has no quoting)
+    + user, group: owner of the new log files and archives (``staff`` is every local user's group: hence 600)
+    + keep: archives kept
+    + max_size_kib: size in KiB at which a log is rotated
+    + mode: octal mode of the new log files and archives, read/write bits only (the guide's 640 lets ``staff``
+      read them; the gateway's log files are 600)
+    + compress: bzip2 the archives (``J``)
+    + present: False removes the file
+    """
+    # newsyslog reads /etc/newsyslog.d/*.conf: a '.' inside is fine (the launchd label), a leading
+    # one is not (glob(3) skips such names).
+    if not _LABEL.match(config_name):
+        raise OperationValueError(
+            f"config_name {config_name!r} must be letters, digits, '.', '-' and '_', starting with a letter or digit"
+        )
+    path = f"{NEWSYSLOG_DIR}/{config_name}.conf"
+    if not present:
+        yield from files.file._inner(path=path, present=False)
+        return
+    _newsyslog_path(logs_dir, "logs_dir")
+    _name(user, "user")
+    _name(group, "group")
+    if not _NEWSYSLOG_MODE.match(mode):
+        raise OperationValueError(f"mode {mode!r} is not three octal digits of read/write bits such as 600")
+    for value, what, low in ((keep, "keep", 0), (max_size_kib, "max_size_kib", 1)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise OperationValueError(f"{what} {value!r} is not a whole number of at least {low}")
+    content = render(
+        "newsyslog/openclaw-gateway.conf.j2", user=user, group=group, mode=mode, keep=keep,
+        max_size_kib=max_size_kib, compress=compress,
+        log_files=[posixpath.join(logs_dir, log_file) for log_file in LOG_FILE_NAMES],
+    )  # fmt: skip
+    if any(len(line.encode()) > _NEWSYSLOG_LINE_MAX for line in content.splitlines()):
+        raise OperationValueError(
+            f"logs_dir {logs_dir!r} is too long: newsyslog reads lines of at most {_NEWSYSLOG_LINE_MAX} characters"
+        )
     yield from _root_file(path, content, group="wheel")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping
-from typing import Any
+from collections.abc import Callable, Generator, Mapping
+from typing import Any, Protocol
 
 from pyinfra.api.command import StringCommand
 from pyinfra.api.facts import FactBase
@@ -15,6 +15,7 @@ from openclaw_infra.facts.batch import read_facts
 from openclaw_infra.facts.gateway_health import MAX_WAIT_SECONDS, GatewayHealthCheck
 from openclaw_infra.gateway_paths import GatewayPaths
 from openclaw_infra.host_settings import HostSettings
+from openclaw_infra.macos_expected_state import MacExpectedState
 from openclaw_infra.quoting import quoted
 from openclaw_infra.vm_host_expected_state import VmHostExpectedState
 from openclaw_infra.vm_host_settings import VmHostSettings
@@ -55,6 +56,23 @@ def _following_the_gateway(
     return fact_class, kwargs
 
 
+class _Expected(Protocol):
+    def requests(self) -> list[FactRequest]: ...
+
+    def checks(self, values: Mapping[FactRequest, Any]) -> list[Check]: ...
+
+
+def _failing_checks(
+    expected: _Expected, as_read: Callable[[FactRequest], tuple[type[FactBase[Any]], dict[str, Any]]]
+) -> list[Check]:
+    """The checks of ``expected`` that fail, its facts read in one command (``as_read``: how each request is
+    read). What the operations of this run read, while none has changed the host since, is not read again."""
+    requests = expected.requests()
+    found = read_facts(*(as_read(request) for request in requests), reuse=True)
+    values = {request: as_printed(value) for request, value in zip(requests, found, strict=True)}
+    return [check for check in expected.checks(values) if not check.ok]
+
+
 @operation(is_idempotent=True)
 def host_verified(
     host_settings: HostSettings,
@@ -86,13 +104,7 @@ def host_verified(
     settings = host_settings.settings
     expected = ExpectedState(host_settings, health_wait_seconds)
     units = {gateway.port: GatewayPaths(settings, gateway).unit_name for gateway in settings.gateways}
-    requests = expected.requests()
-    # What the operations of this run read, while none has changed the host since, is not read again.
-    found = read_facts(
-        *(_following_the_gateway(request, units, health_max_wait_seconds) for request in requests), reuse=True
-    )
-    values = {request: as_printed(value) for request, value in zip(requests, found, strict=True)}
-    failing = [check for check in expected.checks(values) if not check.ok]
+    failing = _failing_checks(expected, lambda request: _following_the_gateway(request, units, health_max_wait_seconds))
     if failing:
         evidence = [word for gateway in settings.gateways for word in _evidence(GatewayPaths(settings, gateway))]
         yield failure_report(failing, evidence)
@@ -122,3 +134,44 @@ def vm_host_verified(vm_host_settings: VmHostSettings) -> Generator[StringComman
         yield failure_report(failing, [])
         return
     host.noop(f"verified: {len(vm_host_settings.vm_host.vms)} VMs as declared")
+
+
+def _mac_evidence(paths: GatewayPaths) -> list[object]:
+    """Shell words printing what launchd and the gateway say: the job's state and the error log's tail."""
+    domain = f'gui/"$(id -u -- {quoted(paths.launch_agent_user)})"' if paths.launch_agent_user else "system"
+    return [
+        "echo", quoted(f"--- {paths.launchd_label}:"), ";",
+        "launchctl", "print", StringCommand(domain, "/", quoted(paths.launchd_label), _separator=""),
+        "2>&1", "|", "head", "-n", str(EVIDENCE_LINES), ";",
+        "echo", quoted(f"--- last lines of {paths.error_log}:"), ";",
+        "tail", "-n", str(EVIDENCE_LINES), quoted(paths.error_log), ";",
+    ]  # fmt: skip
+
+
+@operation(is_idempotent=True)
+def mac_host_verified(
+    host_settings: HostSettings, health_wait_seconds: int = 120
+) -> Generator[StringCommand, None, None]:
+    """
+    Fail unless the Mac passes every check of its expected state (``openclaw_infra.macos_expected_state``, the
+    same checks the drift command runs): each gateway's launchd job running from its plist, ``/health``
+    answering, its port listened on by loopback only (lsof), modes of homes, state dirs, configs and plists, the
+    plist's checksum, the pinned releases, the application firewall, pf and the docker group. Changes nothing;
+    checked while the deploy executes, never while it is planned. On failure launchd's view of each job and its
+    error log end the output.
+
+    + host_settings: the host's validated settings and secrets
+    + health_wait_seconds: how long a gateway may take to answer ``/health`` (launchd gives no start progress
+      to follow, unlike systemd)
+    """
+    if not state.is_executing:
+        host.noop("the gateways are verified when the deploy runs")
+        return
+    settings = host_settings.settings
+    failing = _failing_checks(MacExpectedState(host_settings, health_wait_seconds), FactRequest.resolve)
+    if failing:
+        evidence = [word for gateway in settings.gateways for word in _mac_evidence(GatewayPaths(settings, gateway))]
+        yield failure_report(failing, evidence)
+        return
+    labels = ", ".join(GatewayPaths(settings, gateway).launchd_label for gateway in settings.gateways)
+    host.noop(f"verified: {labels} running, healthy, loopback only; files, versions and firewall as deployed")

@@ -43,6 +43,7 @@ FACT_MODULES = (
     "stray_secrets",
     "gateway_health",
     "batch",
+    "macos_acl",
 )
 # Real-output files of the tools these facts read (netstat is not read: lsof covers macOS).
 REAL_OUTPUT_PREFIXES = (

@@ -21,7 +21,7 @@ def _token_in_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_every_deploy_file_in_the_table_exists() -> None:
-    assert DEPLOY_FILES == ["deploys/docker_isolation.py", "deploys/linux_vm.py"]
+    assert DEPLOY_FILES == ["deploys/docker_isolation.py", "deploys/linux_vm.py", "deploys/macos_host.py"]
     for deploy in DEPLOY_FILES:
         assert (PROJECT_ROOT / deploy).is_file()
 
@@ -76,12 +76,20 @@ def pyinfra_local(deploy: str, *data: str) -> subprocess.CompletedProcess[str]:
         (
             "deploys/docker_isolation.py",
             ["openclaw_isolation=macos-vm", "openclaw_os_family=macos"],
-            "no deploy of this project implements it yet",
+            "'macos-vm' with openclaw_os_family 'macos' is not what deploys/docker_isolation.py deploys. "
+            "Fix: run deploys/macos_host.py",
         ),
         (
             "deploys/docker_isolation.py",
             ["openclaw_os_family=macos"],
-            "'docker-isolation' with openclaw_os_family 'macos' is not implemented by deploys/docker_isolation.py",
+            "'docker-isolation' with openclaw_os_family 'macos' is not what deploys/docker_isolation.py deploys. "
+            "Fix: run deploys/macos_host.py",
+        ),
+        (
+            "deploys/macos_host.py",
+            ["openclaw_isolation=linux-vm"],
+            "'linux-vm' with openclaw_os_family 'linux' is not what deploys/macos_host.py deploys. "
+            "Fix: run deploys/linux_vm.py",
         ),
         ("deploys/linux_vm.py", ["openclaw_isolation=docker-containerized"], "implements it yet"),
     ],

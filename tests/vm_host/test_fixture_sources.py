@@ -1,6 +1,6 @@
-"""The Multipass and UTM operation fixtures decide from real captured output: each names, under ``_fact_source``,
-the file in ../shared/fixtures/real-outputs/ its VM list came from, and that file, parsed by the project's own
-fact, must give exactly the value the fixture hands the operation."""
+"""The Multipass, UTM, Lume and Parallels operation fixtures decide from real captured output: each names, under
+``_fact_source``, the file in ../shared/fixtures/real-outputs/ its VM list came from, and that file, parsed by the
+project's own fact, must give exactly the value the fixture hands the operation."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 OPERATION_FIXTURES = PROJECT_ROOT / "tests" / "fixtures" / "operations"
 SHARED = PROJECT_ROOT.parent
 # The VM list facts these operations decide from; no other input may stand in for a real capture.
-CAPTURED_FACTS = {"multipass.MultipassVms", "utm.UtmVms"}
+CAPTURED_FACTS = {"multipass.MultipassVms", "utm.UtmVms", "lume.LumeVms", "parallels.ParallelsVms"}
 
 
 def _fixtures() -> list[Path]:
@@ -34,9 +34,9 @@ def _parsed(fact_path: str, source: Path) -> Any:
     return json.loads(json.dumps([record.to_json() for record in fact.process(output.splitlines())]))
 
 
-def test_multipass_and_utm_operations_have_captured_inputs() -> None:
+def test_vm_operations_that_cannot_run_here_have_captured_inputs() -> None:
     names = {path.parent.parent.name for path in _fixtures()}
-    assert names >= {"multipass_vms", "utm_vms", "vm_addresses"}, names
+    assert names >= {"multipass_vms", "utm_vms", "vm_addresses", "lume_vms", "parallels_vms"}, names
 
 
 @pytest.mark.parametrize("fixture", _fixtures(), ids=lambda path: f"{path.parts[-3]}/{path.parts[-2]}/{path.stem}")

@@ -1,0 +1,223 @@
+"""The Mac host deploy (``deploys/macos_host.py``), planned and executed against facts of a Mac (no Mac runs here).
+
+Each scenario under ``tests/fixtures/deploys/macos_host/`` holds the inventory data, the facts of a fresh Mac
+(``fresh_facts.json``), those of the Mac as the deploy leaves it (``deployed_facts.json``, what the verification
+reads after a run) and the operations a fresh run executes (``fresh_run.json``: each operation's commands, or why
+it ran none). The facts come from real captures, named in ``scenario.json``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from openclaw_infra.deploys.macos_gateway import VERIFY_OPERATION, macos_gateway
+from openclaw_infra.drift.run import gateway_expected_state
+from openclaw_infra.expected_state import ExpectedState
+from openclaw_infra.host_settings import settings_for_host
+from openclaw_infra.macos_expected_state import MacExpectedState
+from tests.deploy_plans import PlannedOperation, run_deploy
+
+SCENARIOS = Path(__file__).resolve().parents[1] / "fixtures" / "deploys" / "macos_host"
+SCENARIO_NAMES = sorted(path.name for path in SCENARIOS.iterdir() if path.is_dir())
+
+
+def _load(scenario: str, name: str) -> Any:
+    return json.loads((SCENARIOS / scenario / name).read_text())
+
+
+@pytest.fixture(params=SCENARIO_NAMES)
+def scenario(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    # The secrets' sources are environment variables on the control machine, as an operator would set them.
+    for name, value in _load(request.param, "scenario.json")["environment"].items():
+        monkeypatch.setenv(name, value)
+    yield request.param
+
+
+def _run(scenario: str, facts: dict[str, Any]) -> tuple[list[PlannedOperation], list[str]]:
+    return run_deploy(
+        macos_gateway,
+        _load(scenario, "scenario.json")["host_data"],
+        facts,
+        facts_after_the_run=_load(scenario, "deployed_facts.json"),
+        verify_operation=VERIFY_OPERATION,
+    )
+
+
+def _as_json(planned: list[PlannedOperation]) -> list[dict[str, Any]]:
+    return [{"name": op.name.rpartition(" | ")[2], "commands": op.commands, "noop": op.noop} for op in planned]
+
+
+def _changing(planned: list[PlannedOperation]) -> dict[str, list[Any]]:
+    return {op.name.rpartition(" | ")[2]: op.commands for op in planned if op.commands}
+
+
+def test_every_scenario_is_complete() -> None:
+    assert SCENARIO_NAMES, f"no scenarios under {SCENARIOS}"
+    for name in SCENARIO_NAMES:
+        assert {path.name for path in (SCENARIOS / name).iterdir()} == {
+            "scenario.json", "fresh_facts.json", "deployed_facts.json", "fresh_run.json",
+        }, name  # fmt: skip
+
+
+def test_a_fresh_mac_gets_everything_once_and_passes_verification(scenario: str) -> None:
+    planned, _ = _run(scenario, _load(scenario, "fresh_facts.json"))
+    assert _as_json(planned) == _load(scenario, "fresh_run.json")
+    last = planned[-1]
+    assert last.name.endswith(VERIFY_OPERATION) and last.commands == [] and last.noop.startswith("verified: ")
+
+
+def test_a_deployed_mac_plans_no_command_at_all(scenario: str) -> None:
+    planned, raw = _run(scenario, _load(scenario, "deployed_facts.json"))
+    assert _changing(planned) == {}
+    assert raw == []
+    assert all(op.noop for op in planned), [op.name for op in planned if not op.noop]
+
+
+def test_no_secret_reaches_a_command_line_or_a_fixture(scenario: str) -> None:
+    secrets = list(_load(scenario, "scenario.json")["environment"].values())
+    _, raw = _run(scenario, _load(scenario, "fresh_facts.json"))
+    assert raw, "the fresh run ran nothing"
+    assert [line for line in raw if any(secret in line for secret in secrets)] == []
+    for path in (SCENARIOS / scenario).iterdir():
+        if path.name != "scenario.json":  # which holds the test values as the environment it sets
+            assert not any(secret in path.read_text() for secret in secrets), path.name
+
+
+# --- what a changed Mac gets: each an intruder's or a careless admin's change, from the deployed facts ---------
+
+
+def _deployed_with(scenario: str, **changes: Any) -> dict[str, Any]:
+    facts = copy.deepcopy(_load(scenario, "deployed_facts.json"))
+    for fact_and_key, value in changes.items():
+        fact, _, key = fact_and_key.partition("|")
+        if key:
+            facts[fact][key] = value
+        else:
+            facts[fact] = value
+    return facts
+
+
+GATEWAY_PLIST = "/Library/LaunchDaemons/ai.openclaw.gateway.plist"
+CONFIG = "/Users/openclaw/.openclaw/openclaw.json"
+
+
+def test_a_plist_edited_by_hand_is_rewritten_and_reloaded_not_merely_restarted(scenario: str) -> None:
+    facts = _deployed_with(scenario, **{"files.Sha256File|path=" + GATEWAY_PLIST: "0" * 64})
+    changing = _changing(_run(scenario, facts)[0])
+    assert set(changing) == {
+        "ai.openclaw.gateway: launchd plist (holds its secrets)",
+        "ai.openclaw.gateway: reload on plist change",
+    }
+    bootout, bootstrap = changing["ai.openclaw.gateway: reload on plist change"]
+    assert bootout.startswith("launchctl bootout system/ai.openclaw.gateway ;")
+    assert bootstrap == f"launchctl bootstrap system {GATEWAY_PLIST}"
+
+
+def test_a_config_edited_by_hand_is_replaced_and_only_that_gateway_restarted(scenario: str) -> None:
+    facts = _deployed_with(scenario, **{"files.Sha256File|path=" + CONFIG: "c0ffee" + "0" * 58})
+    changing = _changing(_run(scenario, facts)[0])
+    assert set(changing) == {"ai.openclaw.gateway: openclaw.json", "ai.openclaw.gateway: restart on change"}
+    assert changing["ai.openclaw.gateway: restart on change"] == ["launchctl kickstart -k system/ai.openclaw.gateway"]
+    assert f"cp -p {CONFIG} {CONFIG}.bak-c0ffee000000" in changing["ai.openclaw.gateway: openclaw.json"]
+
+
+def test_a_new_node_release_restarts_every_gateway(scenario: str) -> None:
+    facts = _deployed_with(scenario, **{"installed_versions.NodeVersion|path=/opt/node/bin/node": "24.16.0"})
+    changing = _changing(_run(scenario, facts)[0])
+    restarted = sorted(name for name in changing if name.endswith(": restart on change"))
+    gateways = _load(scenario, "scenario.json")["host_data"].get("openclaw_gateways", [{}])
+    assert len(restarted) == len(gateways) and "Node 24.21.0" in changing
+
+
+def test_a_stopped_gateway_is_kickstarted(scenario: str) -> None:
+    job = "launchctl.LaunchctlJob|domain=system, label=ai.openclaw.gateway"
+    facts = _deployed_with(scenario)
+    stopped = {**facts["launchctl.LaunchctlJob"]["domain=system, label=ai.openclaw.gateway"], "state": "not running",
+               "raw_state": "not running", "pid": None}  # fmt: skip
+    facts = _deployed_with(scenario, **{job: stopped})
+    assert _changing(_run(scenario, facts)[0]) == {
+        "ai.openclaw.gateway: loaded and running": ["launchctl kickstart system/ai.openclaw.gateway"]
+    }
+
+
+def test_an_intruder_in_the_docker_group_the_firewall_off_and_an_opened_home_are_put_back(scenario: str) -> None:
+    facts = _deployed_with(scenario)
+    group = {**facts["directory_services.MacosGroup"]["group=docker"]}
+    group["members"] = [*group["members"], "mallory"]
+    firewall = {"enabled": False, "raw_state": 0, "stealth_mode": False, "block_all": None}
+    facts = _deployed_with(
+        scenario,
+        **{
+            "directory_services.MacosGroup|group=docker": group,
+            "application_firewall.MacosApplicationFirewall": firewall,
+            "files.Directory|path=/Users/openclaw": {"user": "openclaw", "group": "staff", "mode": 755},
+        },
+    )
+    changing = _changing(_run(scenario, facts)[0])
+    assert changing["Docker group: only the service users"] == ["dseditgroup -o edit -d mallory -t user docker"]
+    assert changing["Application firewall on, stealth mode"] == [
+        "/usr/libexec/ApplicationFirewall/socketfilterfw --setglobalstate on",
+        "/usr/libexec/ApplicationFirewall/socketfilterfw --setstealthmode on",
+    ]
+    assert "chmod 700 /Users/openclaw" in changing["Service user openclaw"][-1]
+
+
+# --- the verification (and the drift checks: the same MacExpectedState) see what was changed after the run -------
+
+
+def _verification_after(scenario: str, **changes: Any) -> PlannedOperation:
+    """The verification of a run on a deployed Mac changed by ``changes``, which the run did not put right (as
+    when a repair failed, or the change came back at once)."""
+    changed = _deployed_with(scenario, **changes)
+    planned, _ = run_deploy(
+        macos_gateway,
+        _load(scenario, "scenario.json")["host_data"],
+        changed,
+        facts_after_the_run=changed,
+        verify_operation=VERIFY_OPERATION,
+    )
+    return planned[-1]
+
+
+def _failure(verification: PlannedOperation) -> str:
+    (report,) = verification.commands
+    assert report.endswith("} >&2 ; exit 1"), report
+    return str(report)
+
+
+def test_verification_fails_on_a_plist_others_can_read(scenario: str) -> None:
+    report = _failure(_verification_after(scenario, **{"files.File|path=" + GATEWAY_PLIST: {
+        "user": "root", "group": "wheel", "mode": 644}}))  # fmt: skip
+    assert f"mode {GATEWAY_PLIST}: expected root:wheel 600, found root:wheel 644" in report
+    assert "launchctl print system/ai.openclaw.gateway 2>&1 | head -n 20" in report  # launchd's word, as evidence
+
+
+def test_verification_fails_on_a_gateway_listening_beyond_loopback(scenario: str) -> None:
+    sockets = _load(scenario, "deployed_facts.json")["ports.ListeningPorts"]
+    wide = {**sockets[0], "address": "0.0.0.0", "raw_address": "*", "wildcard": True, "loopback": False}  # noqa: S104
+    report = _failure(_verification_after(scenario, **{"ports.ListeningPorts": [*sockets, wide]}))
+    assert "listening :18789: expected loopback only, found 0.0.0.0:18789" in report
+
+
+def test_verification_fails_on_a_job_not_loaded_and_a_stranger_in_docker(scenario: str) -> None:
+    group = {**_load(scenario, "deployed_facts.json")["directory_services.MacosGroup"]["group=docker"]}
+    group["members"] = [*group["members"], "mallory"]
+    report = _failure(_verification_after(scenario, **{
+        "launchctl.LaunchctlJob|domain=system, label=ai.openclaw.gateway": None,
+        "directory_services.MacosGroup|group=docker": group,
+    }))  # fmt: skip
+    assert f"launchd system ai.openclaw.gateway: expected running from {GATEWAY_PLIST}, found not loaded" in report
+    assert "docker group members: expected openclaw, found mallory, openclaw" in report
+
+
+def test_drift_checks_a_mac_with_the_mac_expected_state(scenario: str) -> None:
+    host_settings = settings_for_host("mac1", _load(scenario, "scenario.json")["host_data"])
+    assert isinstance(gateway_expected_state(host_settings), MacExpectedState)
+    linux = settings_for_host("gw1", {**_load(scenario, "scenario.json")["host_data"], "openclaw_os_family": "linux"})
+    assert type(gateway_expected_state(linux)) is ExpectedState
