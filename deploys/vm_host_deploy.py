@@ -1,10 +1,12 @@
 """The VM host deploy, importable into your own: ``from openclaw_infra.deploys.vm_host import vm_host``.
 
-One operation per concern (operations/libvirt_vms.py, multipass_vms.py, utm_vms.py), each idempotent from the VM
-list facts: a second run changes nothing.
+One operation per concern (operations/libvirt_vms.py, multipass_vms.py, utm_vms.py, lume_vms.py,
+parallels_vms.py), each idempotent from the VM list facts: a second run changes nothing.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from pyinfra.api.deploy import deploy
 from pyinfra.api.exceptions import OperationError
@@ -12,7 +14,15 @@ from pyinfra.facts.files import File
 
 from openclaw_infra.deploy_context import current_vm_host_settings
 from openclaw_infra.facts.batch import read_facts
-from openclaw_infra.operations import libvirt_vms, multipass_vms, utm_vms, verification, vm_addresses
+from openclaw_infra.operations import (
+    libvirt_vms,
+    lume_vms,
+    multipass_vms,
+    parallels_vms,
+    utm_vms,
+    verification,
+    vm_addresses,
+)
 from openclaw_infra.settings import VirtualMachine, VmHost
 
 
@@ -141,6 +151,66 @@ def utm_host(vm_host: VmHost) -> None:
         )
 
 
+def owner_arguments(vm_host: VmHost) -> dict[str, Any]:
+    """How an operation that lists or changes a Mac's VMs runs: as their owner (no sudo), with its lume on PATH;
+    nothing for the other hypervisors."""
+    if not vm_host.macos_guests or vm_host.vm_owner is None:
+        return {}
+    return {"_sudo": False, "_env": {"PATH": lume_vms.owner_path(vm_host.vm_owner)}}
+
+
+def macos_vm_host(vm_host: VmHost) -> None:
+    """Lume or Parallels on a Mac: the VMs made and run as their owner (both keep VMs per user; no sudo), and a
+    boot LaunchDaemon per VM that should start with the Mac (root's)."""
+    owner = vm_host.vm_owner
+    assert owner is not None  # the settings refuse a Lume or Parallels VM host without one
+    as_owner = owner_arguments(vm_host)
+    for vm in vm_host.vms:
+        if vm.state == "absent":
+            removed = f"{vm.name}: removed" + (" with its disks" if vm.delete_disks else ", disks kept")
+            if vm_host.hypervisor == "lume":
+                lume_vms.lume_vm_absent(name=removed, vm_name=vm.name, delete_disks=vm.delete_disks, **as_owner)
+            else:
+                parallels_vms.parallels_vm_absent(
+                    name=removed, vm_name=vm.name, delete_disks=vm.delete_disks, **as_owner
+                )
+        elif vm_host.hypervisor == "lume":
+            assert vm.base_image is not None  # the settings refuse a VM to create without one
+            lume_vms.lume_vm(
+                name=f"{vm.name}: {vm.state} (lume)",
+                vm_name=vm.name,
+                cpus=vm.cpus,
+                memory_mib=vm.memory_mib,
+                disk_gib=vm.disk_gib,
+                ipsw=vm.base_image,
+                state=vm.state,
+                unattended=vm_host.lume_setup_preset,
+                snapshot_before_changes=vm.snapshot_before_changes,
+                **as_owner,
+            )
+        else:
+            assert vm.base_image is not None
+            parallels_vms.parallels_vm(
+                name=f"{vm.name}: {vm.state} (Parallels)",
+                vm_name=vm.name,
+                cpus=vm.cpus,
+                memory_mib=vm.memory_mib,
+                state=vm.state,
+                template_or_image=vm.base_image,
+                **as_owner,
+            )
+        if vm.state != "absent" and vm.autostart:
+            lume_vms.vm_boot_daemon(
+                name=f"{vm.name}: started at boot (LaunchDaemon)",
+                vm_name=vm.name,
+                hypervisor=vm_host.hypervisor,
+                vm_user=owner,
+                _sudo=True,
+            )
+        else:
+            lume_vms.vm_boot_daemon_absent(name=f"{vm.name}: not started at boot", vm_name=vm.name, _sudo=True)
+
+
 @deploy("OpenClaw VM host")
 def vm_host() -> None:
     settings = current_vm_host_settings()
@@ -149,6 +219,8 @@ def vm_host() -> None:
         libvirt_host(vm_host)
     elif vm_host.hypervisor == "multipass":
         multipass_host(vm_host)
+    elif vm_host.macos_guests:
+        macos_vm_host(vm_host)
     else:
         utm_host(vm_host)
     running = [vm.name for vm in vm_host.vms if vm.state == "running"]
@@ -159,5 +231,6 @@ def vm_host() -> None:
             vm_names=running,
             uri=vm_host.libvirt_uri,
             wait_seconds=vm_host.address_wait_seconds,
+            **owner_arguments(vm_host),
         )
-    verification.vm_host_verified(name="Every VM as declared", vm_host_settings=settings)
+    verification.vm_host_verified(name="Every VM as declared", vm_host_settings=settings, **owner_arguments(vm_host))

@@ -565,7 +565,12 @@ class DriftSchedule(_Model):
         return {"Minute": self.minute} if self.hour is None else {"Hour": self.hour, "Minute": self.minute}
 
 
-Hypervisor = Literal["libvirt", "multipass", "utm"]
+Hypervisor = Literal["libvirt", "multipass", "utm", "lume", "parallels"]
+# Hypervisors of a Mac whose guests are macOS: Apple's licence allows two such VMs per Mac, besides the host's own.
+MACOS_HYPERVISORS = ("lume", "parallels")
+MAX_MACOS_VMS = 2
+# Lume's unattended setup presets (lume create --unattended): the macOS release the VM is set up for.
+LumeSetupPreset = Literal["tahoe", "sequoia"]
 VmDesiredState = Literal["running", "stopped", "absent"]
 # A VM name is also its hostname inside and a file name on the VM host: a DNS label, lower case.
 VM_NAME = re.compile(r"[a-z][a-z0-9-]{0,61}[a-z0-9]|[a-z]")
@@ -574,8 +579,10 @@ SSH_PUBLIC_KEY = re.compile(
     r"(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|"
     r"sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+={0,3}( [^\x00-\x1f\x7f]*)?"
 )
-# What a VM's gateway data may not set: the VM is a Linux VM, whatever the rest says.
+# What a VM's gateway data may not set: a VM of libvirt, Multipass or UTM is a Linux VM, one of Lume or Parallels
+# a macOS VM, whatever the rest says.
 VM_GATEWAY_FIXED = {"openclaw_isolation": "linux-vm", "openclaw_os_family": "linux"}
+MACOS_VM_GATEWAY_FIXED = {"openclaw_isolation": "macos-vm", "openclaw_os_family": "macos"}
 
 VmName = Annotated[
     str,
@@ -615,7 +622,8 @@ class VirtualMachine(_Model):
     memory_mib: Annotated[int, Field(ge=512, le=1048576)] = 4096
     disk_gib: Annotated[int, Field(ge=2, le=16384)] = 40
     # libvirt: a cloud image (qcow2 or raw) on the VM host, never written (the VM's disk is an overlay on it);
-    # multipass: an image name multipass knows ("24.04") or a file:// URL; utm: unused (UTM creates no VMs).
+    # multipass: an image name multipass knows ("24.04") or a file:// URL; utm: unused (UTM creates no VMs);
+    # lume: "latest" or the path of an .ipsw on the Mac; parallels: an .ipsw path, or the name of a VM to clone.
     base_image: Text | None = None
     # The operator's key: cloud-init puts it into admin_user's authorized_keys; password login stays off.
     ssh_public_key: SshPublicKey | None = None
@@ -651,9 +659,58 @@ class VmHost(_Model):
     address_wait_seconds: Annotated[int, Field(ge=0, le=3600)] = 300
     # libvirt: how long a VM may take to shut down after `virsh shutdown` (ACPI) before it is destroyed.
     shutdown_wait_seconds: Annotated[int, Field(ge=0, le=3600)] = 120
+    # Lume and Parallels: the Mac account whose VMs they are (both keep VMs per user): the one pyinfra logs in as.
+    # The VMs are made and run as it, without sudo; their boot LaunchDaemons run as it.
+    vm_owner: SafeName | None = None
+    # Lume: the preset of its unattended macOS setup (lume create --unattended), for the release of the IPSW.
+    lume_setup_preset: LumeSetupPreset = "tahoe"
     # Gateway host data every VM gets; a VM's own gateway data overrides it key by key.
     gateway_defaults: dict[str, Any] = Field(default_factory=dict)
     vms: list[VirtualMachine] = Field(min_length=1)
+
+    @property
+    def macos_guests(self) -> bool:
+        return self.hypervisor in MACOS_HYPERVISORS
+
+    @model_validator(mode="after")
+    def _macos_guests_are_sound(self) -> VmHost:
+        if not self.macos_guests:
+            return self
+        if self.install_tools:
+            raise _fail(
+                f"{self.hypervisor} is a macOS app; the deploy cannot install it.",
+                "install it on the Mac (Lume: its installer; Parallels Desktop: its app), then set install_tools "
+                "to false.",
+                at=("install_tools",),
+            )
+        if self.vm_owner is None:
+            raise _fail(
+                f"{self.hypervisor} keeps VMs per user, and no vm_owner names whose they are.",
+                "set vm_owner to the Mac account pyinfra logs in as (its VMs are made and run as it).",
+                at=("vm_owner",),
+            )
+        kept = [vm.name for vm in self.vms if vm.state != "absent"]
+        if len(kept) > MAX_MACOS_VMS:
+            raise _fail(
+                f"{len(kept)} macOS VMs ({', '.join(kept)}) on one Mac; Apple's licence allows {MAX_MACOS_VMS} "
+                "besides the Mac's own macOS (the Virtualization framework refuses a third).",
+                f"keep at most {MAX_MACOS_VMS} VMs that are not absent on this Mac; put the others on another.",
+                at=("vms",),
+            )
+        for index, vm in enumerate(self.vms):
+            image = vm.base_image or ""
+            if (
+                self.hypervisor == "lume"
+                and vm.state != "absent"
+                and image != "latest"
+                and not (image.startswith("/") and image.endswith(".ipsw"))
+            ):
+                raise _fail(
+                    f"VM {vm.name!r}: base_image {image!r} is not what lume creates a macOS VM from.",
+                    'write "latest" (Apple\'s newest IPSW) or the absolute path of an .ipsw file on the Mac.',
+                    at=("vms", index, "base_image"),
+                )
+        return self
 
     @model_validator(mode="after")
     def _vms_are_sound(self) -> VmHost:
@@ -675,7 +732,8 @@ class VmHost(_Model):
                     at=("vms", index, "boot"),
                 )
             if self.hypervisor != "utm" and vm.state != "absent":
-                for needed in ("base_image", "ssh_public_key"):
+                # macOS guests are set up by their own installer (no cloud-init): the key is not theirs to place.
+                for needed in ("base_image",) if self.macos_guests else ("base_image", "ssh_public_key"):
                     if getattr(vm, needed) is None:
                         raise _fail(
                             f"VM {vm.name!r} has no {needed}; {self.hypervisor} needs it to create the VM.",
@@ -705,7 +763,12 @@ class VmHost(_Model):
 
     def gateway_data(self, vm: VirtualMachine) -> dict[str, Any]:
         """The pyinfra host data of the gateway inside ``vm``: defaults, the VM's own, then what a VM fixes."""
-        return {**self.gateway_defaults, **vm.gateway, **VM_GATEWAY_FIXED}
+        return {**self.gateway_defaults, **vm.gateway, **self.fixed_gateway_data}
+
+    @property
+    def fixed_gateway_data(self) -> dict[str, str]:
+        """What a VM's gateway data may not set: its isolation model and OS family, which the hypervisor decides."""
+        return MACOS_VM_GATEWAY_FIXED if self.macos_guests else VM_GATEWAY_FIXED
 
 
 class Settings(_Model):

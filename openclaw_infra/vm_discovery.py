@@ -33,12 +33,16 @@ from pyinfra.api.facts import _MISSING_COMMAND_MARKER, FactBase
 from pyinfra.connectors.sshuserclient.client import SSHClient
 
 from openclaw_infra.facts.libvirt import LibvirtVms
+from openclaw_infra.facts.lume import LumeVms
 from openclaw_infra.facts.multipass import MultipassVms
+from openclaw_infra.facts.parallels import ParallelsVms
 from openclaw_infra.facts.utm import UtmVms
 from openclaw_infra.facts.vm_record import VmRecord, VmState
 from openclaw_infra.host_settings import SettingsError
 from openclaw_infra.host_suite.fact_reading import FactUnreadable, read_fact_value
 from openclaw_infra.inventory import HostEntry, vm_hosts_with_settings
+from openclaw_infra.operations.lume_vms import owner_path
+from openclaw_infra.quoting import shell_word
 from openclaw_infra.settings import Hypervisor, VirtualMachine, VmHost
 from openclaw_infra.ssh_tuning import set_client_tcp_nodelay
 from openclaw_infra.vm_host_settings import VM_HOST_KEY, VmHostSettings
@@ -50,8 +54,16 @@ FACTS: dict[Hypervisor, type[FactBase[list[VmRecord]]]] = {
     "libvirt": LibvirtVms,
     "multipass": MultipassVms,
     "utm": UtmVms,
+    "lume": LumeVms,
+    "parallels": ParallelsVms,
 }
-TOOLS: dict[Hypervisor, str] = {"libvirt": "virsh", "multipass": "multipass", "utm": "utmctl"}
+TOOLS: dict[Hypervisor, str] = {
+    "libvirt": "virsh",
+    "multipass": "multipass",
+    "utm": "utmctl",
+    "lume": "lume",
+    "parallels": "prlctl",
+}
 # The addresses libvirt's own DHCP handed out: the network deploys/vm_host.py attaches its VMs to.
 LIBVIRT_ADDRESS_SOURCE = "lease"
 # The tools' words for a VM on its way up (multipass "Starting", UTM "starting"/"resuming"): only then is an
@@ -155,8 +167,12 @@ class _Runner:
         # As testinfra's --sudo: non-interactive, so a sudo that wants a password fails at once and says so.
         self.sudo_prefix = ["sudo", "-H", "-n"] if sudo else []
         self.last_stdout = ""
+        # A PATH the command needs beyond the login's (lume's ~/.local/bin), or None.
+        self.path: str | None = None
 
     def run(self, command: str, *args: str, **kwargs: Any) -> _Result:
+        if self.path is not None:
+            command = f"PATH={shell_word(self.path)}:\"$PATH\"; export PATH; {command}"
         result = self._run(command)
         self.last_stdout = result.stdout
         return result
@@ -262,12 +278,12 @@ def list_vms(name: str, data: Mapping[str, Any], vm_host: VmHost) -> VmListing:
     until it is not or ``address_wait_seconds`` have passed."""
     fact, arguments = vm_list_fact(vm_host)
     runner: _Runner
+    # Lume and Parallels list the VMs of the user who asks: their owner's, as the VM host deploy runs them.
+    sudo = bool(data.get("_sudo")) and not vm_host.macos_guests
     try:
-        runner = (
-            _LocalRunner(bool(data.get("_sudo")))
-            if name == LOCAL
-            else _SshRunner(_ssh_client(name, data), bool(data.get("_sudo")))
-        )
+        runner = _LocalRunner(sudo) if name == LOCAL else _SshRunner(_ssh_client(name, data), sudo)
+        if vm_host.macos_guests and vm_host.vm_owner:
+            runner.path = owner_path(vm_host.vm_owner)
     except (OSError, SSHException, EOFError) as error:
         return VmListing(error=f"cannot connect: {_one_line(error)}")
     try:

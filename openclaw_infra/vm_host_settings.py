@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from openclaw_infra.host_settings import HostSettings, SettingsError, section_for_host, settings_for_hosts
-from openclaw_infra.settings import AUTH_SECRET, DATA_PREFIX, VM_GATEWAY_FIXED, VirtualMachine, VmHost, data_key
+from openclaw_infra.settings import AUTH_SECRET, DATA_PREFIX, VirtualMachine, VmHost, data_key
 
 VM_HOST_KEY = data_key("vm_host")
 
@@ -28,7 +28,7 @@ class VmHostSettings:
         return next(vm for vm in self.vm_host.vms if vm.name == name)
 
 
-def _gateway_key_problems(host_name: str, where: str, data: Mapping[str, Any]) -> list[str]:
+def _gateway_key_problems(host_name: str, where: str, data: Mapping[str, Any], fixed: Mapping[str, str]) -> list[str]:
     problems = []
     for key in data:
         place = f"host {host_name!r}: {VM_HOST_KEY}.{where}.{key}"
@@ -37,8 +37,8 @@ def _gateway_key_problems(host_name: str, where: str, data: Mapping[str, Any]) -
                 f"{place}: is not gateway data. Fix: use only openclaw_* settings there; the inventory "
                 "makes the connection data from the VM's address."
             )
-        elif key in VM_GATEWAY_FIXED and data[key] != VM_GATEWAY_FIXED[key]:
-            problems.append(f"{place}: a VM's gateway is always {VM_GATEWAY_FIXED[key]!r}. Fix: remove it.")
+        elif key in fixed and data[key] != fixed[key]:
+            problems.append(f"{place}: a VM's gateway here is always {fixed[key]!r}. Fix: remove it.")
     return problems
 
 
@@ -88,12 +88,16 @@ def vm_hosts_settings(hosts: Iterable[tuple[str, Mapping[str, Any]]]) -> dict[st
             problems += error.problems
             continue
         gateways: dict[str, HostSettings] = {}
-        default_problems = _gateway_key_problems(host_name, "gateway_defaults", vm_host.gateway_defaults)
+        default_problems = _gateway_key_problems(
+            host_name, "gateway_defaults", vm_host.gateway_defaults, vm_host.fixed_gateway_data
+        )
         problems += default_problems
         for index, vm in enumerate(vm_host.vms):
             if vm.state == "absent" or default_problems:
                 continue
-            key_problems = _gateway_key_problems(host_name, f"vms[{index}].gateway", vm.gateway)
+            key_problems = _gateway_key_problems(
+                host_name, f"vms[{index}].gateway", vm.gateway, vm_host.fixed_gateway_data
+            )
             if key_problems:
                 problems += key_problems
                 continue

@@ -325,6 +325,14 @@ HYPERVISORS = ("lume", "parallels")
 # Where lume's installer puts it ($HOME/.local/bin, libs/lume/scripts/install.sh) and where Parallels Desktop links
 # prlctl: the boot job has no PATH to search.
 LUME_IN_HOME = ".local/bin/lume"
+
+
+def owner_path(owner: str) -> str:
+    """The PATH on which ``owner``'s lume is found: its installer puts it in ~/.local/bin, which a command run
+    over SSH does not have on its PATH (prlctl is in /usr/local/bin)."""
+    return f"/Users/{owner}/{posixpath.dirname(LUME_IN_HOME)}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
+
+
 PRLCTL = "/usr/local/bin/prlctl"
 
 

@@ -13,7 +13,9 @@ from pyinfra.api.operation import operation
 from pyinfra.context import ctx_state, host
 
 from openclaw_infra.facts.libvirt import LibvirtVms
+from openclaw_infra.facts.lume import LumeVms
 from openclaw_infra.facts.multipass import MultipassVms
+from openclaw_infra.facts.parallels import ParallelsVms
 from openclaw_infra.facts.tcp_port import TcpPortAnswers
 from openclaw_infra.facts.vm_record import VmRecord
 from openclaw_infra.operations.refusals import refuse
@@ -22,11 +24,15 @@ POLL_SECONDS = 2
 SSH_PORT = 22
 
 
+# The VM-list fact of each hypervisor whose list holds addresses (UTM's does not).
+LISTS = {"multipass": MultipassVms, "lume": LumeVms, "parallels": ParallelsVms}
+
+
 def _vms(hypervisor: str, uri: str) -> list[VmRecord]:
     if hypervisor == "libvirt":
         found: list[VmRecord] = host.get_fact(LibvirtVms, uri=uri, address_source="lease")
     else:
-        found = host.get_fact(MultipassVms)
+        found = host.get_fact(LISTS[hypervisor])
     return found
 
 
@@ -43,12 +49,12 @@ def vm_addresses(
     to ``wait_seconds`` for all of them; changes nothing. A VM still without one then fails the operation, naming
     where to look; with ``wait_seconds`` 0 the addresses known at once are printed and none is required.
 
-    + hypervisor: ``libvirt`` or ``multipass`` (UTM lists no addresses)
+    + hypervisor: ``libvirt``, ``multipass``, ``lume`` or ``parallels`` (UTM lists no addresses)
     + vm_names: the VMs that should be running
     + uri: libvirt connection URI
     + wait_seconds: how long to wait for every address
     """
-    if hypervisor not in ("libvirt", "multipass"):
+    if hypervisor != "libvirt" and hypervisor not in LISTS:
         raise OperationValueError(f"{hypervisor} lists no VM addresses")
     if not vm_names:
         host.noop("no VM should be running")

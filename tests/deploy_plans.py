@@ -11,10 +11,13 @@ real host.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
+import json
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 from unittest.mock import patch
 
@@ -121,3 +124,61 @@ def run_deploy(
             raw += [raw_text(command) for command in commands]
             phase["facts"] = facts
     return planned, raw
+
+
+SCENARIOS_ROOT = Path(__file__).resolve().parent / "fixtures" / "deploys"
+SCENARIO_FILES = {"scenario.json", "fresh_facts.json", "deployed_facts.json", "fresh_run.json"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Scenarios:
+    """The scenarios of one deploy under ``tests/fixtures/deploys/<folder>/<scenario>/``: ``scenario.json`` (the
+    inventory data, the environment its secret sources read, where the facts come from), the facts of a fresh
+    host and of the host as deployed (also what the verification reads after a run), and ``fresh_run.json``."""
+
+    folder: str
+    deploy: Callable[[], None]
+    verify_operation: str
+
+    @property
+    def root(self) -> Path:
+        return SCENARIOS_ROOT / self.folder
+
+    def names(self) -> list[str]:
+        return sorted(path.name for path in self.root.iterdir() if path.is_dir())
+
+    def load(self, scenario: str, name: str) -> Any:
+        return json.loads((self.root / scenario / name).read_text())
+
+    def run(
+        self, scenario: str, facts: Mapping[str, Any], after: Mapping[str, Any] | None = None
+    ) -> tuple[list[PlannedOperation], list[str]]:
+        """The deploy on ``facts``; its verification reads ``after`` (default: the deployed facts)."""
+        return run_deploy(
+            self.deploy,
+            self.load(scenario, "scenario.json")["host_data"],
+            facts,
+            facts_after_the_run=self.load(scenario, "deployed_facts.json") if after is None else after,
+            verify_operation=self.verify_operation,
+        )
+
+    def deployed_with(self, scenario: str, **changes: Any) -> dict[str, Any]:
+        """The deployed facts with ``changes``: ``"fact|key"`` for one argument's value, ``"fact"`` for all."""
+        facts: dict[str, Any] = copy.deepcopy(self.load(scenario, "deployed_facts.json"))
+        for fact_and_key, value in changes.items():
+            fact, _, key = fact_and_key.partition("|")
+            if key:
+                facts[fact][key] = value
+            else:
+                facts[fact] = value
+        return facts
+
+
+def as_json(planned: list[PlannedOperation]) -> list[dict[str, Any]]:
+    """What ``fresh_run.json`` holds: each operation's name (without the deploy's), commands, or why none."""
+    return [{"name": op.name.rpartition(" | ")[2], "commands": op.commands, "noop": op.noop} for op in planned]
+
+
+def changing(planned: list[PlannedOperation]) -> dict[str, list[Any]]:
+    """The operations that ran a command, by name."""
+    return {op.name.rpartition(" | ")[2]: op.commands for op in planned if op.commands}

@@ -235,6 +235,30 @@ def test_a_starting_vm_is_waited_for_until_it_has_an_address(tool_bin: Path) -> 
     ]
 
 
+def test_a_running_lume_vm_is_a_macos_gateway_host_and_lume_is_asked_as_the_vms_owner(tool_bin: Path) -> None:
+    # shared/fixtures/real-outputs/lume_list__json_running_test_fixture.txt (lume ls --format json: test-vm)
+    stand_in(tool_bin, "lume", real_output("lume_list__json_running_test_fixture.txt"))
+    declared = vm_host("lume", vm("test-vm", base_image="latest", admin_user="lume"), vm_owner="admin")
+    groups, report = discovered({"@local": {**declared, "_sudo": True}})
+    ((name, data),) = groups["@local"][0]
+    assert (name, data["ssh_hostname"], data["ssh_user"]) == ("test-vm", "192.168.64.10", "lume")
+    assert (data["openclaw_isolation"], data["openclaw_os_family"]) == ("macos-vm", "macos")
+    assert report == []
+    # Asked without sudo (lume lists the VMs of the user who asks), its installer's directory first on PATH; a
+    # stand-in sudo says whether it was used (it is, for a Multipass VM host with _sudo).
+    sudo = tool_bin / "sudo"
+    sudo.write_text('#!/bin/sh\necho used > "$0.used"\nshift 2\nexec "$@"\n')
+    sudo.chmod(0o755)
+    script = (tool_bin / "lume").read_text()
+    (tool_bin / "lume").write_text(script.replace("#!/bin/sh\n", '#!/bin/sh\necho "$PATH" > "$0.path"\n', 1))
+    discovered({"@local": {**declared, "_sudo": True}})
+    assert not (tool_bin / "sudo.used").exists()
+    assert (tool_bin / "lume.path").read_text().startswith("/Users/admin/.local/bin:/usr/local/bin:")
+    stand_in(tool_bin, "multipass", real_output("multipass_list__json_running_stopped_no_ip.txt"))
+    discovered({"@local": {**vm_host("multipass", vm("bogus-instance", base_image="24.04")), "_sudo": True}})
+    assert (tool_bin / "sudo.used").exists()
+
+
 def test_multipass_not_installed_says_so(tool_bin: Path) -> None:
     _, report = discovered({"@local": vm_host("multipass", vm("openclaw-a", base_image="24.04"))})
     assert report == [

@@ -8,10 +8,7 @@ it ran none). The facts come from real captures, named in ``scenario.json``.
 
 from __future__ import annotations
 
-import copy
-import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,60 +18,47 @@ from openclaw_infra.drift.run import gateway_expected_state
 from openclaw_infra.expected_state import ExpectedState
 from openclaw_infra.host_settings import settings_for_host
 from openclaw_infra.macos_expected_state import MacExpectedState
-from tests.deploy_plans import PlannedOperation, run_deploy
+from tests.deploy_plans import SCENARIO_FILES, PlannedOperation, Scenarios, as_json, changing
 
-SCENARIOS = Path(__file__).resolve().parents[1] / "fixtures" / "deploys" / "macos_host"
-SCENARIO_NAMES = sorted(path.name for path in SCENARIOS.iterdir() if path.is_dir())
-
-
-def _load(scenario: str, name: str) -> Any:
-    return json.loads((SCENARIOS / scenario / name).read_text())
+MAC_HOST = Scenarios("macos_host", macos_gateway, VERIFY_OPERATION)
 
 
-@pytest.fixture(params=SCENARIO_NAMES)
+@pytest.fixture(params=MAC_HOST.names())
 def scenario(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     # The secrets' sources are environment variables on the control machine, as an operator would set them.
-    for name, value in _load(request.param, "scenario.json")["environment"].items():
+    for name, value in MAC_HOST.load(request.param, "scenario.json")["environment"].items():
         monkeypatch.setenv(name, value)
     yield request.param
 
 
+def _load(scenario: str, name: str) -> Any:
+    return MAC_HOST.load(scenario, name)
+
+
 def _run(scenario: str, facts: dict[str, Any]) -> tuple[list[PlannedOperation], list[str]]:
-    return run_deploy(
-        macos_gateway,
-        _load(scenario, "scenario.json")["host_data"],
-        facts,
-        facts_after_the_run=_load(scenario, "deployed_facts.json"),
-        verify_operation=VERIFY_OPERATION,
-    )
+    return MAC_HOST.run(scenario, facts)
 
 
-def _as_json(planned: list[PlannedOperation]) -> list[dict[str, Any]]:
-    return [{"name": op.name.rpartition(" | ")[2], "commands": op.commands, "noop": op.noop} for op in planned]
-
-
-def _changing(planned: list[PlannedOperation]) -> dict[str, list[Any]]:
-    return {op.name.rpartition(" | ")[2]: op.commands for op in planned if op.commands}
+def _deployed_with(scenario: str, **changes: Any) -> dict[str, Any]:
+    return MAC_HOST.deployed_with(scenario, **changes)
 
 
 def test_every_scenario_is_complete() -> None:
-    assert SCENARIO_NAMES, f"no scenarios under {SCENARIOS}"
-    for name in SCENARIO_NAMES:
-        assert {path.name for path in (SCENARIOS / name).iterdir()} == {
-            "scenario.json", "fresh_facts.json", "deployed_facts.json", "fresh_run.json",
-        }, name  # fmt: skip
+    assert MAC_HOST.names(), f"no scenarios under {MAC_HOST.root}"
+    for name in MAC_HOST.names():
+        assert {path.name for path in (MAC_HOST.root / name).iterdir()} == SCENARIO_FILES, name
 
 
 def test_a_fresh_mac_gets_everything_once_and_passes_verification(scenario: str) -> None:
     planned, _ = _run(scenario, _load(scenario, "fresh_facts.json"))
-    assert _as_json(planned) == _load(scenario, "fresh_run.json")
+    assert as_json(planned) == _load(scenario, "fresh_run.json")
     last = planned[-1]
     assert last.name.endswith(VERIFY_OPERATION) and last.commands == [] and last.noop.startswith("verified: ")
 
 
 def test_a_deployed_mac_plans_no_command_at_all(scenario: str) -> None:
     planned, raw = _run(scenario, _load(scenario, "deployed_facts.json"))
-    assert _changing(planned) == {}
+    assert changing(planned) == {}
     assert raw == []
     assert all(op.noop for op in planned), [op.name for op in planned if not op.noop]
 
@@ -84,23 +68,12 @@ def test_no_secret_reaches_a_command_line_or_a_fixture(scenario: str) -> None:
     _, raw = _run(scenario, _load(scenario, "fresh_facts.json"))
     assert raw, "the fresh run ran nothing"
     assert [line for line in raw if any(secret in line for secret in secrets)] == []
-    for path in (SCENARIOS / scenario).iterdir():
+    for path in (MAC_HOST.root / scenario).iterdir():
         if path.name != "scenario.json":  # which holds the test values as the environment it sets
             assert not any(secret in path.read_text() for secret in secrets), path.name
 
 
 # --- what a changed Mac gets: each an intruder's or a careless admin's change, from the deployed facts ---------
-
-
-def _deployed_with(scenario: str, **changes: Any) -> dict[str, Any]:
-    facts = copy.deepcopy(_load(scenario, "deployed_facts.json"))
-    for fact_and_key, value in changes.items():
-        fact, _, key = fact_and_key.partition("|")
-        if key:
-            facts[fact][key] = value
-        else:
-            facts[fact] = value
-    return facts
 
 
 GATEWAY_PLIST = "/Library/LaunchDaemons/ai.openclaw.gateway.plist"
@@ -109,30 +82,30 @@ CONFIG = "/Users/openclaw/.openclaw/openclaw.json"
 
 def test_a_plist_edited_by_hand_is_rewritten_and_reloaded_not_merely_restarted(scenario: str) -> None:
     facts = _deployed_with(scenario, **{"files.Sha256File|path=" + GATEWAY_PLIST: "0" * 64})
-    changing = _changing(_run(scenario, facts)[0])
-    assert set(changing) == {
+    changed = changing(_run(scenario, facts)[0])
+    assert set(changed) == {
         "ai.openclaw.gateway: launchd plist (holds its secrets)",
         "ai.openclaw.gateway: reload on plist change",
     }
-    bootout, bootstrap = changing["ai.openclaw.gateway: reload on plist change"]
+    bootout, bootstrap = changed["ai.openclaw.gateway: reload on plist change"]
     assert bootout.startswith("launchctl bootout system/ai.openclaw.gateway ;")
     assert bootstrap == f"launchctl bootstrap system {GATEWAY_PLIST}"
 
 
 def test_a_config_edited_by_hand_is_replaced_and_only_that_gateway_restarted(scenario: str) -> None:
     facts = _deployed_with(scenario, **{"files.Sha256File|path=" + CONFIG: "c0ffee" + "0" * 58})
-    changing = _changing(_run(scenario, facts)[0])
-    assert set(changing) == {"ai.openclaw.gateway: openclaw.json", "ai.openclaw.gateway: restart on change"}
-    assert changing["ai.openclaw.gateway: restart on change"] == ["launchctl kickstart -k system/ai.openclaw.gateway"]
-    assert f"cp -p {CONFIG} {CONFIG}.bak-c0ffee000000" in changing["ai.openclaw.gateway: openclaw.json"]
+    changed = changing(_run(scenario, facts)[0])
+    assert set(changed) == {"ai.openclaw.gateway: openclaw.json", "ai.openclaw.gateway: restart on change"}
+    assert changed["ai.openclaw.gateway: restart on change"] == ["launchctl kickstart -k system/ai.openclaw.gateway"]
+    assert f"cp -p {CONFIG} {CONFIG}.bak-c0ffee000000" in changed["ai.openclaw.gateway: openclaw.json"]
 
 
 def test_a_new_node_release_restarts_every_gateway(scenario: str) -> None:
     facts = _deployed_with(scenario, **{"installed_versions.NodeVersion|path=/opt/node/bin/node": "24.16.0"})
-    changing = _changing(_run(scenario, facts)[0])
-    restarted = sorted(name for name in changing if name.endswith(": restart on change"))
+    changed = changing(_run(scenario, facts)[0])
+    restarted = sorted(name for name in changed if name.endswith(": restart on change"))
     gateways = _load(scenario, "scenario.json")["host_data"].get("openclaw_gateways", [{}])
-    assert len(restarted) == len(gateways) and "Node 24.21.0" in changing
+    assert len(restarted) == len(gateways) and "Node 24.21.0" in changed
 
 
 def test_a_stopped_gateway_is_kickstarted(scenario: str) -> None:
@@ -141,7 +114,7 @@ def test_a_stopped_gateway_is_kickstarted(scenario: str) -> None:
     stopped = {**facts["launchctl.LaunchctlJob"]["domain=system, label=ai.openclaw.gateway"], "state": "not running",
                "raw_state": "not running", "pid": None}  # fmt: skip
     facts = _deployed_with(scenario, **{job: stopped})
-    assert _changing(_run(scenario, facts)[0]) == {
+    assert changing(_run(scenario, facts)[0]) == {
         "ai.openclaw.gateway: loaded and running": ["launchctl kickstart system/ai.openclaw.gateway"]
     }
 
@@ -159,13 +132,13 @@ def test_an_intruder_in_the_docker_group_the_firewall_off_and_an_opened_home_are
             "files.Directory|path=/Users/openclaw": {"user": "openclaw", "group": "staff", "mode": 755},
         },
     )
-    changing = _changing(_run(scenario, facts)[0])
-    assert changing["Docker group: only the service users"] == ["dseditgroup -o edit -d mallory -t user docker"]
-    assert changing["Application firewall on, stealth mode"] == [
+    changed = changing(_run(scenario, facts)[0])
+    assert changed["Docker group: only the service users"] == ["dseditgroup -o edit -d mallory -t user docker"]
+    assert changed["Application firewall on, stealth mode"] == [
         "/usr/libexec/ApplicationFirewall/socketfilterfw --setglobalstate on",
         "/usr/libexec/ApplicationFirewall/socketfilterfw --setstealthmode on",
     ]
-    assert "chmod 700 /Users/openclaw" in changing["Service user openclaw"][-1]
+    assert "chmod 700 /Users/openclaw" in changed["Service user openclaw"][-1]
 
 
 # --- the verification (and the drift checks: the same MacExpectedState) see what was changed after the run -------
@@ -175,13 +148,7 @@ def _verification_after(scenario: str, **changes: Any) -> PlannedOperation:
     """The verification of a run on a deployed Mac changed by ``changes``, which the run did not put right (as
     when a repair failed, or the change came back at once)."""
     changed = _deployed_with(scenario, **changes)
-    planned, _ = run_deploy(
-        macos_gateway,
-        _load(scenario, "scenario.json")["host_data"],
-        changed,
-        facts_after_the_run=changed,
-        verify_operation=VERIFY_OPERATION,
-    )
+    planned, _ = MAC_HOST.run(scenario, changed, changed)
     return planned[-1]
 
 

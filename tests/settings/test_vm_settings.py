@@ -34,7 +34,7 @@ def vm_host(*vms: dict[str, Any], **fields: Any) -> dict[str, Any]:
 
 @pytest.fixture(autouse=True)
 def _tokens_in_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("TOKEN_OPENCLAW_VM", "TOKEN_VM_A", "TOKEN_VM_B", "SHARED"):
+    for name in ("TOKEN_OPENCLAW_VM", "TOKEN_VM_A", "TOKEN_VM_B", "TOKEN_VM_C", "SHARED"):
         monkeypatch.setenv(name, f"value-of-{name}")
 
 
@@ -98,7 +98,7 @@ def test_gateway_defaults_apply_to_every_vm_and_a_vm_overrides_them() -> None:
         (vm_host(vm(base_image="debian.qcow2")), "openclaw_vm_host.vms[0].base_image", "not a path on the VM host"),
         (vm_host(vm(admin_user="root")), "openclaw_vm_host.vms[0].admin_user", "system account"),
         (vm_host(vm(delete_disks=True)), "openclaw_vm_host.vms[0].delete_disks", 'set state to "absent"'),
-        (vm_host(hypervisor="vmware"), "openclaw_vm_host.hypervisor", "'libvirt', 'multipass' or 'utm'"),
+        (vm_host(hypervisor="vmware"), "openclaw_vm_host.hypervisor", "'utm', 'lume' or 'parallels'"),
         (vm_host(image_dir="relative/dir"), "openclaw_vm_host.image_dir", "not an absolute path"),
         (vm_host(vms=[]), "openclaw_vm_host.vms", "at least 1 item"),
         (
@@ -138,7 +138,9 @@ def test_connection_data_and_another_isolation_are_refused_in_a_vm_gateway() -> 
         vm_host(vm(gateway={**token("TOKEN_OPENCLAW_VM"), "ssh_user": "x", "openclaw_isolation": "docker-isolation"}))
     )
     assert any("vms[0].gateway.ssh_user: is not gateway data" in problem for problem in found), found
-    assert any("vms[0].gateway.openclaw_isolation: a VM's gateway is always 'linux-vm'" in problem for problem in found)
+    assert any(
+        "vms[0].gateway.openclaw_isolation: a VM's gateway here is always 'linux-vm'" in problem for problem in found
+    )
 
 
 def test_a_missing_token_source_names_the_vm() -> None:
@@ -175,3 +177,37 @@ def test_every_vm_host_problem_is_reported_at_once() -> None:
         vm_hosts_settings([("hyper1", bad), ("hyper2", {}), ("hyper3", vm_host(vm(gateway={})))])
     hosts = [problem.split(":")[0] for problem in caught.value.problems]
     assert hosts == ["host 'hyper1'", "host 'hyper2'", "host 'hyper3'"], caught.value.problems
+
+
+# --- macOS guests (Lume, Parallels) -----------------------------------------------------------------------------
+
+
+def mac_vm(name: str, **fields: Any) -> dict[str, Any]:
+    return {"name": name, "base_image": "latest", "gateway": token(f"TOKEN_{name.upper().replace('-', '_')}"), **fields}
+
+
+def test_a_lume_vm_needs_no_key_and_runs_a_macos_vm_gateway() -> None:
+    settings = vm_host_settings("mac1", vm_host(mac_vm("vm-a"), hypervisor="lume", vm_owner="admin"))
+    inside = settings.gateways["vm-a"].settings
+    assert (inside.isolation, inside.os_family) == ("macos-vm", "macos")
+    found = problems(vm_host(mac_vm("vm-a", gateway={**token("TOKEN_VM_A"), "openclaw_os_family": "linux"}),
+                             hypervisor="lume", vm_owner="admin"))  # fmt: skip
+    assert any("vms[0].gateway.openclaw_os_family: a VM's gateway here is always 'macos'" in p for p in found), found
+
+
+@pytest.mark.parametrize(
+    ("fields", "vms", "words"),
+    [
+        ({}, [mac_vm("vm-a")], "openclaw_vm_host.vm_owner: lume keeps VMs per user"),
+        ({"vm_owner": "admin", "install_tools": True}, [mac_vm("vm-a")], "lume is a macOS app"),
+        ({"vm_owner": "admin"}, [mac_vm("vm-a", base_image="/images/macos.qcow2")], "is not what lume creates"),
+        ({"vm_owner": "admin"}, [mac_vm(name) for name in ("vm-a", "vm-b", "vm-c")], "3 macOS VMs (vm-a, vm-b, vm-c)"),
+    ],
+)
+def test_bad_lume_vm_host_data_is_refused(fields: dict[str, Any], vms: list[dict[str, Any]], words: str) -> None:
+    assert words in only_problem(vm_host(*vms, hypervisor="lume", **fields))
+
+
+def test_a_third_macos_vm_that_is_absent_is_allowed() -> None:
+    vms = [mac_vm("vm-a"), mac_vm("vm-b"), mac_vm("vm-c", state="absent")]
+    assert vm_host_settings("mac1", vm_host(*vms, hypervisor="parallels", vm_owner="admin")).vm_host.macos_guests
