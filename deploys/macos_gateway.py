@@ -104,6 +104,13 @@ def gateway_files(host_settings: HostSettings, gateway: Gateway) -> tuple[Operat
     # The CLI's copy is never written on a Mac (the settings refuse it): one left by hand is removed.
     files.file(name=f"{label}: no secrets copy for the CLI", path=paths.cli_secrets, present=False)
     owner, group = paths.plist_owner
+    if paths.launch_agent_user:
+        # Made here, each the user's: the plist's own upload would make missing parents root's (install -d).
+        agents = posixpath.dirname(paths.plist)
+        for directory in (posixpath.dirname(agents), agents):
+            files.directory(
+                name=f"{label}: {directory}", path=directory, user=paths.user, group=MACOS_USER_GROUP, mode="700"
+            )
     plist = secret_files.secret_file(
         name=f"{label}: launchd plist (holds its secrets)",
         path=paths.plist,

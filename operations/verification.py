@@ -138,7 +138,8 @@ def vm_host_verified(vm_host_settings: VmHostSettings) -> Generator[StringComman
 
 def _mac_evidence(paths: GatewayPaths) -> list[object]:
     """Shell words printing what launchd and the gateway say: the job's state and the error log's tail."""
-    domain = f'gui/"$(id -u -- {quoted(paths.launch_agent_user)})"' if paths.launch_agent_user else "system"
+    user = paths.launch_agent_user
+    domain = StringCommand('gui/"$(id -u --', quoted(user), ')"') if user else "system"
     return [
         "echo", quoted(f"--- {paths.launchd_label}:"), ";",
         "launchctl", "print", StringCommand(domain, "/", quoted(paths.launchd_label), _separator=""),

@@ -8,6 +8,7 @@ it ran none). The facts come from real captures, named in ``scenario.json``.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 from openclaw_infra.deploys.macos_gateway import VERIFY_OPERATION, macos_gateway
 from openclaw_infra.drift.run import gateway_expected_state
 from openclaw_infra.expected_state import ExpectedState
+from openclaw_infra.gateway_paths import GatewayPaths
 from openclaw_infra.host_settings import settings_for_host
 from openclaw_infra.macos_expected_state import MacExpectedState
 from tests.deploy_plans import SCENARIO_FILES, PlannedOperation, Scenarios, as_json, changing
@@ -76,27 +78,58 @@ def test_no_secret_reaches_a_command_line_or_a_fixture(scenario: str) -> None:
 # --- what a changed Mac gets: each an intruder's or a careless admin's change, from the deployed facts ---------
 
 
-GATEWAY_PLIST = "/Library/LaunchDaemons/ai.openclaw.gateway.plist"
 CONFIG = "/Users/openclaw/.openclaw/openclaw.json"
+AGENT_UID = 502  # the uid deployed_facts.json gives the first service user (accounts.UserId)
+
+
+@dataclasses.dataclass(frozen=True)
+class FirstGateway:
+    """The scenario's first gateway as launchd knows it: a LaunchDaemon, or a LaunchAgent of user openclaw."""
+
+    plist: str
+    target: str  # launchctl's domain/label, as the deploy's commands name it once the uid is known
+    job_fact: str  # the deployed facts' key of its job, for the operations
+    verified_job_fact: str  # and for the verification (a LaunchAgent's is read by user name)
+    owner: str  # of its plist
+    check: str  # the verification's name for the job
+
+
+def first_gateway(scenario: str) -> FirstGateway:
+    settings = settings_for_host("mac1", _load(scenario, "scenario.json")["host_data"]).settings
+    paths = GatewayPaths(settings, settings.gateways[0])
+    label, user = paths.launchd_label, paths.launch_agent_user
+    domain = f"gui/{AGENT_UID}" if user else "system"
+    job = f"launchctl.LaunchctlJob|domain={domain}, label={label}"
+    return FirstGateway(
+        plist=paths.plist,
+        target=f"{domain}/{label}",
+        job_fact=job,
+        verified_job_fact=f"launchctl.LaunchctlUserJob|label={label}, user={user}" if user else job,
+        owner=":".join(paths.plist_owner),
+        check=f"launchd {f'gui ({user})' if user else 'system'} {label}",
+    )
 
 
 def test_a_plist_edited_by_hand_is_rewritten_and_reloaded_not_merely_restarted(scenario: str) -> None:
-    facts = _deployed_with(scenario, **{"files.Sha256File|path=" + GATEWAY_PLIST: "0" * 64})
+    gateway = first_gateway(scenario)
+    facts = _deployed_with(scenario, **{"files.Sha256File|path=" + gateway.plist: "0" * 64})
     changed = changing(_run(scenario, facts)[0])
     assert set(changed) == {
         "ai.openclaw.gateway: launchd plist (holds its secrets)",
         "ai.openclaw.gateway: reload on plist change",
     }
     bootout, bootstrap = changed["ai.openclaw.gateway: reload on plist change"]
-    assert bootout.startswith("launchctl bootout system/ai.openclaw.gateway ;")
-    assert bootstrap == f"launchctl bootstrap system {GATEWAY_PLIST}"
+    assert bootout.startswith(f"launchctl bootout {gateway.target} ;")
+    assert bootstrap == f"launchctl bootstrap {gateway.target.rpartition('/')[0]} {gateway.plist}"
 
 
 def test_a_config_edited_by_hand_is_replaced_and_only_that_gateway_restarted(scenario: str) -> None:
     facts = _deployed_with(scenario, **{"files.Sha256File|path=" + CONFIG: "c0ffee" + "0" * 58})
     changed = changing(_run(scenario, facts)[0])
     assert set(changed) == {"ai.openclaw.gateway: openclaw.json", "ai.openclaw.gateway: restart on change"}
-    assert changed["ai.openclaw.gateway: restart on change"] == ["launchctl kickstart -k system/ai.openclaw.gateway"]
+    assert changed["ai.openclaw.gateway: restart on change"] == [
+        f"launchctl kickstart -k {first_gateway(scenario).target}"
+    ]
     assert f"cp -p {CONFIG} {CONFIG}.bak-c0ffee000000" in changed["ai.openclaw.gateway: openclaw.json"]
 
 
@@ -109,13 +142,13 @@ def test_a_new_node_release_restarts_every_gateway(scenario: str) -> None:
 
 
 def test_a_stopped_gateway_is_kickstarted(scenario: str) -> None:
-    job = "launchctl.LaunchctlJob|domain=system, label=ai.openclaw.gateway"
-    facts = _deployed_with(scenario)
-    stopped = {**facts["launchctl.LaunchctlJob"]["domain=system, label=ai.openclaw.gateway"], "state": "not running",
-               "raw_state": "not running", "pid": None}  # fmt: skip
-    facts = _deployed_with(scenario, **{job: stopped})
+    gateway = first_gateway(scenario)
+    fact, _, key = gateway.job_fact.partition("|")
+    running = _load(scenario, "deployed_facts.json")[fact][key]
+    stopped = {**running, "state": "not running", "raw_state": "not running", "pid": None}
+    facts = _deployed_with(scenario, **{gateway.job_fact: stopped})
     assert changing(_run(scenario, facts)[0]) == {
-        "ai.openclaw.gateway: loaded and running": ["launchctl kickstart system/ai.openclaw.gateway"]
+        "ai.openclaw.gateway: loaded and running": [f"launchctl kickstart {gateway.target}"]
     }
 
 
@@ -159,10 +192,14 @@ def _failure(verification: PlannedOperation) -> str:
 
 
 def test_verification_fails_on_a_plist_others_can_read(scenario: str) -> None:
-    report = _failure(_verification_after(scenario, **{"files.File|path=" + GATEWAY_PLIST: {
-        "user": "root", "group": "wheel", "mode": 644}}))  # fmt: skip
-    assert f"mode {GATEWAY_PLIST}: expected root:wheel 600, found root:wheel 644" in report
-    assert "launchctl print system/ai.openclaw.gateway 2>&1 | head -n 20" in report  # launchd's word, as evidence
+    gateway = first_gateway(scenario)
+    user, group = gateway.owner.split(":")
+    report = _failure(_verification_after(scenario, **{
+        "files.File|path=" + gateway.plist: {"user": user, "group": group, "mode": 644}}))  # fmt: skip
+    assert f"mode {gateway.plist}: expected {gateway.owner} 600, found {gateway.owner} 644" in report
+    # launchd's word, as evidence: the domain found by user name for a LaunchAgent
+    evidence = gateway.target.replace(f"gui/{AGENT_UID}", 'gui/"$(id -u -- openclaw )"')
+    assert f"launchctl print {evidence} 2>&1 | head -n 20" in report
 
 
 def test_verification_fails_on_a_gateway_listening_beyond_loopback(scenario: str) -> None:
@@ -175,12 +212,14 @@ def test_verification_fails_on_a_gateway_listening_beyond_loopback(scenario: str
 def test_verification_fails_on_a_job_not_loaded_and_a_stranger_in_docker(scenario: str) -> None:
     group = {**_load(scenario, "deployed_facts.json")["directory_services.MacosGroup"]["group=docker"]}
     group["members"] = [*group["members"], "mallory"]
+    gateway = first_gateway(scenario)
     report = _failure(_verification_after(scenario, **{
-        "launchctl.LaunchctlJob|domain=system, label=ai.openclaw.gateway": None,
+        gateway.verified_job_fact: None,
         "directory_services.MacosGroup|group=docker": group,
     }))  # fmt: skip
-    assert f"launchd system ai.openclaw.gateway: expected running from {GATEWAY_PLIST}, found not loaded" in report
-    assert "docker group members: expected openclaw, found mallory, openclaw" in report
+    assert f"{gateway.check}: expected running from {gateway.plist}, found not loaded" in report
+    members = ", ".join(sorted(group["members"]))
+    assert f"docker group members: expected {members.replace('mallory, ', '')}, found {members}" in report
 
 
 def test_drift_checks_a_mac_with_the_mac_expected_state(scenario: str) -> None:
