@@ -41,6 +41,8 @@ from openclaw_infra.settings import Gateway, Settings
 # The isolation models this deployment serves: the deploy files that are thin entries over it.
 MACOS_LAUNCHD_DEPLOYS = ("deploys/macos_host.py",)
 DARWIN = "darwin"
+LOGIN_SHELL = "/bin/zsh"
+NO_LOGIN_SHELL = "/usr/bin/false"
 VERIFY_OPERATION = "Verify the gateways and the Mac against their expected state"
 
 
@@ -63,8 +65,12 @@ def macos_host_base(settings: Settings) -> tuple[OperationMeta, OperationMeta]:
         node_prefix=settings.node.prefix,
         platform=DARWIN,
     )
+    # A LaunchAgent runs in its user's GUI session, which needs a login shell (the operator gives the password).
+    shell = LOGIN_SHELL if settings.macos_service == "launch-agent" else NO_LOGIN_SHELL
     for user in settings.users:
-        macos_accounts.macos_service_user(name=f"Service user {user}", user=user, home=settings.home_of(user))
+        macos_accounts.macos_service_user(
+            name=f"Service user {user}", user=user, home=settings.home_of(user), shell=shell
+        )
     if settings.docker_sandbox:
         macos_docker.docker_group_membership(name="Docker group: only the service users", members=settings.users)
         macos_docker.docker_cli_on_path(
