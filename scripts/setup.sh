@@ -11,6 +11,7 @@ APT_PACKAGES=(
   openssh-client      # the harness's own readiness checks
   python3-venv
   libvirt-clients     # virsh's test driver for the VM-list facts
+  logrotate           # the quoting tests run the rendered rotation config for real
   curl xz-utils ca-certificates
 )
 
