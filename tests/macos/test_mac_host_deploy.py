@@ -20,6 +20,7 @@ from openclaw_infra.expected_state import ExpectedState
 from openclaw_infra.gateway_paths import GatewayPaths
 from openclaw_infra.host_settings import settings_for_host
 from openclaw_infra.macos_expected_state import MacExpectedState
+from openclaw_infra.settings import MACOS_ONLY_FIELDS
 from tests.deploy_plans import SCENARIO_FILES, PlannedOperation, Scenarios, as_json, changing
 
 MAC_HOST = Scenarios("macos_host", macos_gateway, VERIFY_OPERATION)
@@ -31,6 +32,11 @@ def scenario(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
     for name, value in MAC_HOST.load(request.param, "scenario.json")["environment"].items():
         monkeypatch.setenv(name, value)
     yield request.param
+
+
+def _verification(planned: list[PlannedOperation]) -> PlannedOperation:
+    (verification,) = [op for op in planned if op.name.endswith(VERIFY_OPERATION)]
+    return verification
 
 
 def _load(scenario: str, name: str) -> Any:
@@ -54,8 +60,8 @@ def test_every_scenario_is_complete() -> None:
 def test_a_fresh_mac_gets_everything_once_and_passes_verification(scenario: str) -> None:
     planned, _ = _run(scenario, _load(scenario, "fresh_facts.json"))
     assert as_json(planned) == _load(scenario, "fresh_run.json")
-    last = planned[-1]
-    assert last.name.endswith(VERIFY_OPERATION) and last.commands == [] and last.noop.startswith("verified: ")
+    verification = _verification(planned)
+    assert verification.commands == [] and str(verification.noop).startswith("verified: ")
 
 
 def test_a_deployed_mac_plans_no_command_at_all(scenario: str) -> None:
@@ -182,7 +188,7 @@ def _verification_after(scenario: str, **changes: Any) -> PlannedOperation:
     when a repair failed, or the change came back at once)."""
     changed = _deployed_with(scenario, **changes)
     planned, _ = MAC_HOST.run(scenario, changed, changed)
-    return planned[-1]
+    return _verification(planned)
 
 
 def _failure(verification: PlannedOperation) -> str:
@@ -225,5 +231,7 @@ def test_verification_fails_on_a_job_not_loaded_and_a_stranger_in_docker(scenari
 def test_drift_checks_a_mac_with_the_mac_expected_state(scenario: str) -> None:
     host_settings = settings_for_host("mac1", _load(scenario, "scenario.json")["host_data"])
     assert isinstance(gateway_expected_state(host_settings), MacExpectedState)
-    linux = settings_for_host("gw1", {**_load(scenario, "scenario.json")["host_data"], "openclaw_os_family": "linux"})
+    data = _load(scenario, "scenario.json")["host_data"]
+    linux_data = {key: value for key, value in data.items() if key.removeprefix("openclaw_") not in MACOS_ONLY_FIELDS}
+    linux = settings_for_host("gw1", {**linux_data, "openclaw_os_family": "linux"})
     assert type(gateway_expected_state(linux)) is ExpectedState
