@@ -23,6 +23,7 @@ from openclaw_infra.operations import (
     gateway_config,
     launchd_service,
     log_maintenance,
+    lume_vms,
     macos_accounts,
     macos_docker,
     macos_firewall,
@@ -230,8 +231,15 @@ def macos_gateway() -> None:
     mixed_use_admins(settings)
     mac_firewall(settings)
     verification.mac_host_verified(name=VERIFY_OPERATION, host_settings=host_settings)
-    # Last: the file removed may be the NOPASSWD grant this very run uses.
+    # Last: the file removed may be the NOPASSWD grant this very run uses, and the password replaced may be the
+    # one its sudo was given (the next run gives the new one).
     if settings.macos_temporary_sudoers:
         sudoers.temporary_sudoers_removed(
             name="Temporary sudoers files removed", files=list(settings.macos_temporary_sudoers)
+        )
+    if host_settings.macos_vm_admin_password is not None:
+        lume_vms.lume_admin_password_changed(
+            name=f"Lume's default password of {settings.macos_vm_admin} replaced",
+            new_password=host_settings.macos_vm_admin_password,
+            admin_user=settings.macos_vm_admin,
         )

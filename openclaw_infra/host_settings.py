@@ -51,6 +51,8 @@ class HostSettings:
     host_name: str
     settings: Settings
     secrets_by_gateway: dict[str | None, dict[str, HiddenValue]]
+    # macos-vm: the admin password that replaces Lume's default (settings.macos_vm_admin_password), read.
+    macos_vm_admin_password: HiddenValue | None = None
 
     def secrets_of(self, gateway: Gateway) -> dict[str, HiddenValue]:
         return self.secrets_by_gateway[gateway.profile]
@@ -120,6 +122,17 @@ def _read_secrets(host_name: str, settings: Settings, problems: list[str]) -> di
     return by_gateway
 
 
+def _read_admin_password(host_name: str, settings: Settings, problems: list[str]) -> HiddenValue | None:
+    source = settings.macos_vm_admin_password
+    if source is None:
+        return None
+    try:
+        return read_secret(source)
+    except SecretUnavailable as error:
+        problems.append(f"host {host_name!r}: {data_key('macos_vm_admin_password')}: {error}. Fix: provide it there.")
+        return None
+
+
 def settings_for_hosts(hosts: Iterable[tuple[str, Mapping[str, Any]]]) -> dict[str, HostSettings]:
     """Validate every host's settings and read their secrets; raise one ``SettingsError`` listing all problems."""
     problems: list[str] = []
@@ -129,7 +142,8 @@ def settings_for_hosts(hosts: Iterable[tuple[str, Mapping[str, Any]]]) -> dict[s
         problems += host_problems
         if settings is not None:
             secrets = _read_secrets(host_name, settings, problems)
-            result[host_name] = HostSettings(host_name, settings, secrets)
+            admin_password = _read_admin_password(host_name, settings, problems)
+            result[host_name] = HostSettings(host_name, settings, secrets, admin_password)
     if problems:
         raise SettingsError(problems)
     return result

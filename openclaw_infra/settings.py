@@ -100,7 +100,7 @@ OsFamily = Literal["linux", "macos"]
 MacosService = Literal["launch-daemon", "launch-agent"]
 MacosDockerRuntime = Literal["orbstack", "docker-desktop"]
 # Settings only macOS hosts read; set on a Linux host they would silently do nothing.
-MACOS_ONLY_FIELDS = ("macos_admins", "macos_temporary_sudoers")
+MACOS_ONLY_FIELDS = ("macos_admins", "macos_temporary_sudoers", "macos_vm_admin_password")
 Bind = Literal["loopback", "lan", "auto", "custom", "tailnet"]
 AuthMode = Literal["token", "password", "none"]
 NodeInstallMethod = Literal["tarball", "nodesource", "preinstalled"]
@@ -792,6 +792,10 @@ class Settings(_Model):
     # macOS only: files a setup tool left in /etc/sudoers.d (NOPASSWD), removed at the end of the run. A later
     # run over a sudo user then needs its password (pyinfra --use-sudo-password).
     macos_temporary_sudoers: list[SudoersFileName] = Field(default_factory=list)
+    # macos-vm only, in a VM Lume's unattended setup made: the new password of its admin account (macos_vm_admin),
+    # replacing Lume's public default "lume" at the end of the run. Read on the control machine like a secret.
+    macos_vm_admin_password: SecretSource | None = None
+    macos_vm_admin: ServiceUser = "lume"
     node: NodeRuntime = Field(default_factory=NodeRuntime)
     openclaw: OpenClawPackage = Field(default_factory=OpenClawPackage)
     # Secrets every gateway on the host gets (a gateway's own `secrets` override these by name).
@@ -903,6 +907,13 @@ class Settings(_Model):
                         at=(field,),
                     )
             return self
+        if self.macos_vm_admin_password is not None and self.isolation != "macos-vm":
+            raise _fail(
+                "macos_vm_admin_password replaces Lume's default password inside a macOS VM; this host is "
+                f"{self.isolation!r}.",
+                f"remove {data_key('macos_vm_admin_password')}, or set {data_key('isolation')} to 'macos-vm'.",
+                at=("macos_vm_admin_password",),
+            )
         for index, admin in enumerate(self.macos_admins):
             if admin in self.users:
                 raise _fail(

@@ -595,3 +595,16 @@ def test_mac_settings_are_accepted_with_their_defaults() -> None:
     ).settings  # fmt: skip
     assert (settings.macos_service, settings.macos_docker_runtime) == ("launch-daemon", "orbstack")
     assert settings.macos_admins == ["alice"] and settings.macos_temporary_sudoers == ["setup-nopasswd"]
+
+
+def test_the_lume_admin_password_is_for_a_macos_vm_only_and_is_read_like_a_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    password = {"openclaw_macos_vm_admin_password": {"env": "TEST_LUME_PASSWORD"}}
+    assert "set openclaw_isolation to 'macos-vm'" in only_problem({**MAC, **password})
+    assert "openclaw_macos_vm_admin_password only applies to macOS hosts" in only_problem(password)
+    vm = {**MAC, **password, "openclaw_isolation": "macos-vm"}
+    assert "openclaw_macos_vm_admin_password: environment variable TEST_LUME_PASSWORD is not set" in only_problem(vm)
+    monkeypatch.setenv("TEST_LUME_PASSWORD", "Xk4-vT9.qLw2_Rz8mNp3")
+    read = settings_for_host("vm1", {"openclaw_secrets": TOKEN, **vm})
+    assert read.macos_vm_admin_password is not None and read.macos_vm_admin_password.unmask() == "Xk4-vT9.qLw2_Rz8mNp3"
