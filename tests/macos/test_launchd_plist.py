@@ -1,6 +1,7 @@
-"""The gateway's launchd plist (operations/launchd_service.py, templates/launchd/): parsed back with plistlib and
-checked against launchd.plist(5)'s keys and types, for a LaunchDaemon and a LaunchAgent, with and without a
-profile. No Mac runs here: what launchd does with it is not proven, only that it is the plist launchd documents."""
+"""Every launchd plist the project writes (the gateway's, the pruning, pf, VM boot and drift schedule daemons),
+parsed back with plistlib and checked against launchd.plist(5)'s keys and types; the gateway's for a LaunchDaemon
+and a LaunchAgent, with and without a profile. No Mac runs here: what launchd does with them is not proven, only
+that they are the plists launchd documents."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pyinfra.api.exceptions import OperationValueError
 from pyinfra.api.hiddenvalue import HiddenValue
 
 from openclaw_infra.gateway_paths import GatewayPaths
+from openclaw_infra.operations import drift_schedule, lume_vms, pf_firewall
 from openclaw_infra.operations.launchd_service import plist_content
 from openclaw_infra.operations.log_maintenance import launchd_calendar
 from openclaw_infra.rendering import render_plist
@@ -34,6 +36,7 @@ LAUNCHD_KEYS: dict[str, type | tuple[type, ...]] = {
     "ExitTimeOut": int,
     "Umask": int,
     "StartCalendarInterval": dict,
+    "ProcessType": str,
 }
 TOKEN = "tok-<&>'\"-ünï"
 SECRETS = {"secrets": {"OPENCLAW_GATEWAY_TOKEN": {"env": "OPENCLAW_GATEWAY_TOKEN"}}}
@@ -141,3 +144,39 @@ def test_the_pruning_daemon_runs_as_the_user_on_the_calendar() -> None:
     # The quote in the home survives /bin/sh: the path is one word.
     assert "find '/Users/o'\"'\"'claw/.openclaw/agents' -name '*.jsonl' -mtime +30 -delete" in script
     assert "--profile" not in script
+
+
+def _documented(plist: dict[str, Any]) -> None:
+    assert set(plist) <= set(LAUNCHD_KEYS), set(plist) - set(LAUNCHD_KEYS)
+    assert all(isinstance(plist[key], LAUNCHD_KEYS[key]) for key in plist)
+
+
+def test_the_pf_boot_daemon_enables_pf_with_pf_conf_at_load() -> None:
+    plist = plistlib.loads(pf_firewall.boot_plist_content().encode())
+    _documented(plist)
+    assert plist["Label"] == pf_firewall.BOOT_LABEL and plist["RunAtLoad"] is True and "UserName" not in plist
+    assert plist["ProgramArguments"] == ["/sbin/pfctl", "-E", "-f", pf_firewall.PF_CONF]
+
+
+@pytest.mark.parametrize(
+    ("hypervisor", "program", "arguments"),
+    [
+        ("lume", "/Users/admin/.local/bin/lume", ["run", "gw-one", "--no-display"]),
+        ("parallels", "/usr/local/bin/prlctl", ["start", "gw-one"]),
+    ],
+)
+def test_a_vm_boot_daemon_starts_its_vm_as_the_owner_once(hypervisor: str, program: str, arguments: list[str]) -> None:
+    plist = plistlib.loads(lume_vms.boot_plist_content("gw-one", hypervisor, "admin", program).encode())
+    _documented(plist)
+    assert (plist["Label"], plist["UserName"], plist["RunAtLoad"]) == ("ai.openclaw.vm.gw-one", "admin", True)
+    assert plist["ProgramArguments"] == [program, *arguments]
+    assert "KeepAlive" not in plist  # a VM someone stopped stays stopped until the next boot
+
+
+def test_the_drift_schedule_daemon_is_a_documented_plist() -> None:
+    content = drift_schedule.launchd_plist(
+        "ai.openclaw.drift", "/usr/local/libexec/openclaw-drift", "admin", {"Hour": 3, "Minute": 0}, "/var/log/d.log"
+    )
+    plist = plistlib.loads(content.encode())
+    _documented(plist)
+    assert plist["StartCalendarInterval"] == {"Hour": 3, "Minute": 0} and plist["UserName"] == "admin"
