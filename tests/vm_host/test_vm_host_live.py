@@ -38,9 +38,10 @@ def daemon_and_workdir() -> Iterator[tuple[LibvirtDaemon, Path]]:
     # Not under pytest's 0700 tmp_path: qemu runs as libvirt-qemu and must reach the base image.
     base = Path(tempfile.mkdtemp(prefix="op-vmhost-", dir="/var/tmp"))
     base.chmod(0o755)
-    subprocess.run(["qemu-img", "create", "-q", "-f", "raw", str(base / "base.raw"), "64M"], check=True)
+    # libvirt_daemon() installs what is missing (qemu-utils too, on a fresh machine): only then is qemu-img there.
     with libvirt_daemon() as daemon:
         try:
+            subprocess.run(["qemu-img", "create", "-q", "-f", "raw", str(base / "base.raw"), "64M"], check=True)
             yield daemon, base
         finally:
             if VM in virsh("list", "--all", "--name"):
