@@ -804,6 +804,9 @@ class Settings(_Model):
     firewall: Firewall = Field(default_factory=Firewall)
     log_rotation: LogRotation = Field(default_factory=LogRotation)
     transcript_pruning: TranscriptPruning = Field(default_factory=TranscriptPruning)
+    # Gateways of this host may share one token (or password) source. The guide wants each its own: off, a source
+    # shared by two gateways is refused.
+    shared_gateway_token: bool = False
     # Write /home/<user>/.openclaw/.env for ad-hoc CLI use (the guide's convenience copy); off by default.
     cli_secrets_copy: bool = False
     # Only read on the control host that schedules drift checks (deploys/drift_schedule.py).
@@ -876,6 +879,34 @@ class Settings(_Model):
                     "is configured.",
                     f'add {needed} to openclaw_secrets, e.g. {{"{needed}": {{"env": "{needed}"}}}}.',
                     at=("gateways", index, "auth_mode"),
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _each_gateway_has_its_own_token(self) -> Settings:
+        """The multi-gateway guide: every instance needs its own token. A host-level secret every gateway inherits
+        is the easy way to share one without noticing."""
+        if self.shared_gateway_token:
+            return self
+        for secret_name in sorted(set(AUTH_SECRET.values())):
+            first_user: dict[str, int] = {}
+            for index, gateway in enumerate(self.gateways):
+                source = self.secrets_for(gateway).get(secret_name)
+                if source is None or gateway.auth_mode == "none":
+                    continue
+                key = source.model_dump_json()
+                if key not in first_user:
+                    first_user[key] = index
+                    continue
+                other = self.gateways[first_user[key]]
+                inherited = secret_name not in gateway.secrets
+                raise _fail(
+                    f"gateways {other.label()} and {gateway.label()} share one {secret_name} "
+                    f"({source.describe()}{', from ' + data_key('secrets') if inherited else ''}); each gateway "
+                    "needs its own.",
+                    f"give gateway {gateway.label()} its own secrets.{secret_name}, or set "
+                    f"{data_key('shared_gateway_token')} to true if sharing it is meant.",
+                    at=("gateways", index, "secrets", secret_name),
                 )
         return self
 

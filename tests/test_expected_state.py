@@ -23,6 +23,11 @@ FACT_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "facts"
 @pytest.fixture(autouse=True)
 def _token_in_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TEST_OPENCLAW_TOKEN", "tok-abc-123")
+    monkeypatch.setenv("TEST_WA_TOKEN", "tok-wa-456")
+
+
+# Profile wa's own token (each gateway its own).
+WA = {"profile": "wa", "port": 18809, "secrets": {"OPENCLAW_GATEWAY_TOKEN": {"env": "TEST_WA_TOKEN"}}}
 
 
 def expected(**data: Any) -> ExpectedState:
@@ -89,7 +94,7 @@ def test_a_healthy_host_passes_every_check() -> None:
 
 
 def test_requests_are_what_pyinfras_cli_takes() -> None:
-    requests = expected(openclaw_gateways=[{"port": 18789}, {"profile": "wa", "port": 18809}]).requests()
+    requests = expected(openclaw_gateways=[{"port": 18789}, WA]).requests()
     facts = [request.fact for request in requests]
     # Health first (it waits for gateways just restarted), and what listens only after every gateway answered.
     assert facts[:2] == ["openclaw_infra.facts.gateway_health.GatewayHealthCheck"] * 2
@@ -196,7 +201,7 @@ def test_every_port_the_gateway_owns_is_loopback_only(port: int, check: str) -> 
 
 
 def test_another_gateways_own_port_is_not_judged_as_this_ones_cdp_port() -> None:
-    state = expected(openclaw_gateways=[{"port": 18789}, {"profile": "wa", "port": 18809, "bind": "lan"}])
+    state = expected(openclaw_gateways=[{"port": 18789}, {**WA, "bind": "lan"}])
     values = healthy_values(state)
     (ports,) = [request for request in values if request.fact.endswith("ListeningPorts")]
     values[ports] = [*values[ports], {**values[ports][0], "address": WILDCARD, "loopback": False, "port": 18809}]
@@ -257,10 +262,13 @@ from pyinfra_cli.commands import get_facts_and_args
 from openclaw_infra.host_settings import settings_for_host
 from openclaw_infra.expected_state import ExpectedState
 os.environ["TOKEN"] = "t"
+os.environ["TOKEN_WA"] = "w"
 host_settings = settings_for_host("h", {
     "openclaw_secrets": {"OPENCLAW_GATEWAY_TOKEN": {"env": "TOKEN"}},
     "openclaw_service_home": "/srv/open claw",
-    "openclaw_gateways": [{"port": 18789}, {"profile": "wa", "port": 18809}],
+    "openclaw_gateways": [
+        {"port": 18789}, {"profile": "wa", "port": 18809, "secrets": {"OPENCLAW_GATEWAY_TOKEN": {"env": "TOKEN_WA"}}},
+    ],
 })
 for request in ExpectedState(host_settings, 5).requests():
     ((cli_class, _, cli_kwargs),) = get_facts_and_args(request.cli_words())

@@ -17,6 +17,11 @@ TOKEN = {"OPENCLAW_GATEWAY_TOKEN": {"env": "TEST_OPENCLAW_TOKEN"}}
 @pytest.fixture(autouse=True)
 def _token_in_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TEST_OPENCLAW_TOKEN", "tok-abc-123")
+    monkeypatch.setenv("TEST_SECOND_TOKEN", "tok-def-456")
+
+
+# A second gateway's own token (the multi-gateway guide: each instance its own).
+SECOND_TOKEN = {"secrets": {"OPENCLAW_GATEWAY_TOKEN": {"env": "TEST_SECOND_TOKEN"}}}
 
 
 def problems(data: dict[str, Any], host_name: str = "gw1") -> list[str]:
@@ -126,6 +131,33 @@ def test_empty_gateway_secret_names_the_gateway_field(monkeypatch: pytest.Monkey
     assert "openclaw_gateways[0].secrets.OPENCLAW_GATEWAY_TOKEN" in problem
 
 
+def test_a_host_token_every_gateway_inherits_is_refused_naming_both_and_the_way_to_allow_it() -> None:
+    problem = only_problem({"openclaw_gateways": [{"profile": "wa"}, {"profile": "sig", "port": 18809}]})
+    assert problem.startswith("host 'gw1': openclaw_gateways[1].secrets.OPENCLAW_GATEWAY_TOKEN: ")
+    assert (
+        "gateways profile 'wa' (port 18789) and profile 'sig' (port 18809) share one OPENCLAW_GATEWAY_TOKEN" in problem
+    )
+    assert "from openclaw_secrets" in problem and "set openclaw_shared_gateway_token to true" in problem
+
+
+def test_two_gateways_naming_one_source_are_refused_and_sharing_by_choice_is_accepted() -> None:
+    same = {"secrets": {"OPENCLAW_GATEWAY_TOKEN": {"env": "TEST_SECOND_TOKEN"}}}
+    gateways = [{"profile": "wa", **same}, {"profile": "sig", "port": 18809, **same}]
+    problem = only_problem({"openclaw_gateways": gateways})
+    assert "share one OPENCLAW_GATEWAY_TOKEN (environment variable TEST_SECOND_TOKEN)" in problem
+    settings_for_host(
+        "gw1", {"openclaw_secrets": TOKEN, "openclaw_gateways": gateways, "openclaw_shared_gateway_token": True}
+    )
+    # Each its own: accepted.
+    settings_for_host(
+        "gw1",
+        {
+            "openclaw_secrets": TOKEN,
+            "openclaw_gateways": [{"profile": "wa"}, {"profile": "sig", "port": 18809, **same}],
+        },
+    )
+
+
 # --- ports ----------------------------------------------------------------------------------------------
 
 
@@ -141,7 +173,7 @@ def test_gateways_exactly_20_apart_are_accepted() -> None:
         "gw1",
         {
             "openclaw_secrets": TOKEN,
-            "openclaw_gateways": [{"profile": "a", "port": 18789}, {"profile": "b", "port": 18809}],
+            "openclaw_gateways": [{"profile": "a", "port": 18789}, {"profile": "b", "port": 18809, **SECOND_TOKEN}],
         },
     )
 
@@ -388,14 +420,14 @@ def test_home_nested_with_an_install_prefix_is_refused(data: dict[str, Any], nes
 
 @pytest.mark.parametrize("home", ["/home/bob", "/home/bob/openclaw"])
 def test_home_in_another_gateway_users_home_is_refused(home: str) -> None:
-    gateways = [{"profile": "wa"}, {"profile": "sig", "user": "bob", "port": 18809}]
+    gateways = [{"profile": "wa"}, {"profile": "sig", "user": "bob", "port": 18809, **SECOND_TOKEN}]
     problem = only_problem({"openclaw_service_home": home, "openclaw_gateways": gateways})
     assert problem.startswith("host 'gw1': openclaw_service_home: ")
     assert "the home of gateway user 'bob' (/home/bob)" in problem and "Fix:" in problem
 
 
 def test_separate_homes_of_several_users_are_accepted() -> None:
-    gateways = [{"profile": "wa"}, {"profile": "sig", "user": "bob", "port": 18809}]
+    gateways = [{"profile": "wa"}, {"profile": "sig", "user": "bob", "port": 18809, **SECOND_TOKEN}]
     settings_for_host(
         "gw1", {"openclaw_secrets": TOKEN, "openclaw_service_home": "/srv/openclaw", "openclaw_gateways": gateways}
     )
@@ -500,7 +532,12 @@ def test_reference_without_a_source_is_refused(extra_config: dict[str, Any], whe
 def test_another_gateways_secret_is_no_source() -> None:
     gateways = [
         {"profile": "wa", "secrets": {"WA_TOKEN": {"env": "TEST_OPENCLAW_TOKEN"}}},
-        {"profile": "sig", "port": 18809, "extra_config": {"channels": {"x": {"token": "${WA_TOKEN}"}}}},
+        {
+            "profile": "sig",
+            "port": 18809,
+            **SECOND_TOKEN,
+            "extra_config": {"channels": {"x": {"token": "${WA_TOKEN}"}}},
+        },
     ]
     assert only_problem({"openclaw_gateways": gateways}).startswith(
         "host 'gw1': openclaw_gateways[1].extra_config.channels.x.token: "
@@ -551,12 +588,12 @@ def test_spaces_semicolons_and_quotes_stay_allowed_where_every_reader_can_take_t
         "gw1",
         {
             "openclaw_secrets": TOKEN,
-            "openclaw_service_home": "/srv/it's \"open\" claw;touch x",
+            "openclaw_service_home": '/srv/it\'s "open" claw;touch x',
             "openclaw_node": {"prefix": "/opt/my node;x"},
             "openclaw_openclaw": {"prefix": "/opt/open 'claw'"},
         },
     ).settings
-    assert settings.service_home == "/srv/it's \"open\" claw;touch x"
+    assert settings.service_home == '/srv/it\'s "open" claw;touch x'
 
 
 # --- macOS ----------------------------------------------------------------------------------------------
