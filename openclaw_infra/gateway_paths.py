@@ -33,6 +33,8 @@ class GatewayPaths:
         self.logs_dir = posixpath.join(self.state_dir, "logs")
         self.error_log = posixpath.join(self.logs_dir, LOG_FILE_NAMES[1])
         self.config = posixpath.join(self.state_dir, "openclaw.json")
+        # git's global config of this gateway (GIT_CONFIG_GLOBAL): per profile, inside what its service may read.
+        self.git_config = posixpath.join(self.state_dir, ".gitconfig")
         self.secrets = posixpath.join(SECRETS_DIR, gateway.secrets_file_name)
         self.cli_secrets = posixpath.join(self.state_dir, ".env")
         self.unit_name = f"{gateway.service_name}.service"

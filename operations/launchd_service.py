@@ -50,6 +50,8 @@ def plist_content(
         "OPENCLAW_HOME": paths.home,
         "OPENCLAW_STATE_DIR": paths.state_dir,
         "OPENCLAW_CONFIG_PATH": paths.config,
+        # The multi-gateway guide's step 5: git's global config per profile (as the systemd unit's).
+        "GIT_CONFIG_GLOBAL": paths.git_config,
         "OPENCLAW_GATEWAY_PORT": str(gateway.port),
         **({"OPENCLAW_PROFILE": gateway.profile} if gateway.profile else {}),
         # OpenClaw's own service markers, and: something else supervises it (no competing LaunchAgent from

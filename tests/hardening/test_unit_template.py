@@ -132,6 +132,8 @@ def test_profile_unit_has_its_own_name_state_and_cache() -> None:
     assert env["OPENCLAW_SYSTEMD_UNIT"] == "openclaw-gateway-work.service"
     assert env["OPENCLAW_STATE_DIR"] == "/home/openclaw/.openclaw-work"
     assert env["OPENCLAW_GATEWAY_PORT"] == "18809"
+    # git's global config per profile (the multi-gateway guide), where the hidden home does not hide it.
+    assert env["GIT_CONFIG_GLOBAL"] == "/home/openclaw/.openclaw-work/.gitconfig"
     assert values(text, "Service", "CacheDirectory") == ["openclaw-gateway-work"]
     assert "/home/openclaw/.openclaw-work" in values(text, "Service", "BindPaths")
 

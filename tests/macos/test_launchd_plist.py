@@ -100,6 +100,7 @@ def test_a_launch_agent_of_a_profile_lives_in_the_users_library() -> None:
     assert not {"UserName", "GroupName", "InitGroups"} & set(plist)  # its GUI domain decides who it runs as
     assert plist["ProgramArguments"][2:] == ["--profile", "work", "gateway", "--port", "18809"]
     assert plist["EnvironmentVariables"]["OPENCLAW_PROFILE"] == "work"
+    assert plist["EnvironmentVariables"]["GIT_CONFIG_GLOBAL"] == "/Users/openclaw/.openclaw-work/.gitconfig"
     assert plist["WorkingDirectory"] == "/Users/openclaw/.openclaw-work"
 
 
