@@ -207,6 +207,11 @@ def linux_gateway() -> None:
     host_settings = current_settings()
     settings = host_settings.settings
     node, openclaw = host_base(settings)
+    # First: a retired gateway may hold a port or a name a gateway of the settings is about to take.
+    gateway_service.retired_gateways_removed(
+        name="Gateways no longer in the settings: stopped and removed, their state kept",
+        kept_units=[GatewayPaths(settings, gateway).unit_name for gateway in settings.gateways],
+    )
     for gateway in settings.gateways:
         changed_files = gateway_files(host_settings, gateway)
         systemd_service(settings, gateway, [node, openclaw, *changed_files])

@@ -76,6 +76,13 @@ def systemd_word(value: str | int) -> str:
     return f'"{escaped}"'
 
 
+def systemd_word_value(word: str) -> str:
+    """The value of a ``systemd_word`` as written in a unit file: its quotes, escapes and doubled '%' undone."""
+    if len(word) >= 2 and word[0] == word[-1] == '"':
+        word = re.sub(r"\\(.)", r"\1", word[1:-1])
+    return word.replace("%%", "%")
+
+
 def systemd_exec_word(value: str | int) -> str:
     """An argument in ``ExecStart=``: a ``systemd_word`` with '$' doubled too (systemd expands ``$VAR`` in them)."""
     return systemd_word(value).replace("$", "$$")

@@ -6,16 +6,18 @@ import posixpath
 from collections.abc import Generator
 from io import StringIO
 
+from pyinfra import logger
 from pyinfra.api.command import PyinfraCommand, StringCommand
 from pyinfra.api.exceptions import OperationError, OperationValueError
 from pyinfra.api.operation import operation
-from pyinfra.context import host
+from pyinfra.context import host, state
+from pyinfra.facts.files import FindFiles, FindInFile
 from pyinfra.operations import files
 
 from openclaw_infra.facts.systemd_unit import SystemdUnitState
-from openclaw_infra.gateway_paths import GatewayPaths
+from openclaw_infra.gateway_paths import SECRETS_DIR, SYSTEMD_DIR, GatewayPaths
 from openclaw_infra.operations.file_ownership import file_is_current
-from openclaw_infra.quoting import quoted
+from openclaw_infra.quoting import quoted, systemd_word_value
 from openclaw_infra.rendering import render
 from openclaw_infra.settings import Gateway, Settings
 
@@ -131,3 +133,80 @@ def systemd_unit(path: str, content: str) -> Generator[PyinfraCommand, None, Non
         yield StringCommand("systemctl", "daemon-reload")
     if failed:
         yield StringCommand("systemctl", "reset-failed", "--", quoted(unit_name))
+
+
+# Where a retired gateway's state dir is archived before its files go: root's alone, kept.
+RETIRED_BACKUP_DIR = "/var/backups/openclaw-infra"
+UNIT_PREFIX = "openclaw-gateway"
+_STATE_DIR_LINE = "^Environment=.*OPENCLAW_STATE_DIR="
+
+
+def _state_dir_in(lines: list[str] | None) -> str | None:
+    """The state dir an ``Environment=OPENCLAW_STATE_DIR=…`` line of a unit this deploy wrote names."""
+    for line in lines or []:
+        value = systemd_word_value(line.partition("=")[2].strip())
+        if value.startswith("OPENCLAW_STATE_DIR="):
+            return value.partition("=")[2]
+    return None
+
+
+def _retired_files(unit_name: str) -> list[str]:
+    """What the deploy wrote for the gateway of ``unit_name`` besides its unit: secrets, cron job, log rotation."""
+    profile = unit_name.removesuffix(".service").removeprefix(UNIT_PREFIX).removeprefix("-") or None
+    gateway = Gateway(profile=profile)
+    return [
+        posixpath.join(SECRETS_DIR, gateway.secrets_file_name),
+        f"/etc/cron.d/{gateway.service_name}",
+        f"/etc/logrotate.d/{gateway.service_name}",
+    ]
+
+
+@operation()
+def retired_gateways_removed(
+    kept_units: list[str], backup_dir: str = RETIRED_BACKUP_DIR
+) -> Generator[PyinfraCommand, None, None]:
+    """
+    Gateways this deploy made that the settings no longer name: each unit ``openclaw-gateway*.service`` in
+    /etc/systemd/system not in ``kept_units`` and written by this deploy (it names its state dir) stopped and
+    disabled, its state dir archived (``tar``, root-only, 0600 in a 0700 ``backup_dir``) and kept, then its unit,
+    secrets file, cron job and log rotation removed. The archive is made after the stop (a consistent sessions
+    database) and before anything is removed; a failed archive removes nothing. What was kept and where it was
+    archived is said in the output. A unit of that name the deploy did not write is left alone.
+
+    + kept_units: the unit names of the gateways the settings name, e.g. ``["openclaw-gateway.service"]``
+    + backup_dir: where the archives go
+    """
+    if not posixpath.isabs(backup_dir):
+        raise OperationValueError(f"backup_dir {backup_dir!r} must be absolute")
+    found = host.get_fact(FindFiles, path=SYSTEMD_DIR, maxdepth=1, fname=f"{UNIT_PREFIX}*.service") or []
+    candidates = sorted(path for path in found if posixpath.basename(path) not in kept_units)
+    # Only a unit this deploy wrote (it names the gateway's state dir) is retired; another of that name is someone
+    # else's, and is left alone.
+    retired = {
+        path: state_dir
+        for path in candidates
+        if (state_dir := _state_dir_in(host.get_fact(FindInFile, path=path, pattern=_STATE_DIR_LINE)))
+    }
+    others = [path for path in candidates if path not in retired]
+    if not retired:
+        left = f"; left alone, not written by this deploy: {', '.join(others)}" if others else ""
+        host.noop(f"no gateway unit other than {', '.join(kept_units) or 'none'}{left}")
+        return
+    for unit_path, state_dir in retired.items():
+        unit_name = posixpath.basename(unit_path)
+        yield StringCommand("systemctl", "disable", "--now", "--", quoted(unit_name))
+        archive = posixpath.join(backup_dir, unit_name.removesuffix(".service"))
+        yield StringCommand(
+            "umask 077 && install -d -m 700", quoted(backup_dir), "&&",
+            StringCommand("archive=", quoted(archive), '"-$(date -u +%Y%m%dT%H%M%SZ).tar.gz"', _separator=""),
+            "&& tar -C", quoted(posixpath.dirname(state_dir)), "-czf", '"$archive"', "--",
+            quoted(posixpath.basename(state_dir)),
+            "&& echo", quoted(f"{unit_name} retired: its state dir {state_dir} is kept, archived in"), '"$archive"',
+        )  # fmt: skip
+        if state.is_executing:
+            logger.warning(
+                f"{host.name}: {unit_name} is no longer in the settings: stopped and removed; its state dir "
+                f"{state_dir} is kept, and archived in {backup_dir}"
+            )
+        yield StringCommand("rm", "-f", "--", quoted(unit_path), *(quoted(path) for path in _retired_files(unit_name)))
+    yield StringCommand("systemctl", "daemon-reload")

@@ -32,6 +32,8 @@ pytestmark = pytest.mark.sandbox
 VM = "ocvm1"
 GATEWAY_PORT = 18789
 LEASE_TIMEOUT = "state lease heartbeat did not become ready"
+# How often a deploy that hit it is run again: once was not always enough in CI (two lease timeouts in a row).
+REDEPLOYS = 2
 # Under emulation the gateway's cold start takes minutes; the deploy's own health wait follows it (up to 900 s).
 DEPLOY_TIMEOUT = 2400
 
@@ -46,12 +48,15 @@ def run(*args: str, vm_hosts_file: Path, timeout: float = DEPLOY_TIMEOUT) -> sub
 
 def changed(inventory: str, deploy: str, vm_hosts_file: Path, redeploy_after: str = "") -> list[str]:
     """Run ``pyinfra -y --json INVENTORY DEPLOY``; the names of the operations that changed a host. When the run
-    fails and its output holds ``redeploy_after``, run it once more (what an operator does) and add its changes."""
+    fails and its output holds ``redeploy_after``, run it again (what an operator does), up to ``REDEPLOYS``
+    times, and add each failed run's changes, read from its log."""
     result = run(PYINFRA, "-y", "--json", inventory, deploy, vm_hosts_file=vm_hosts_file)
     names: list[str] = []
-    if result.returncode != 0 and redeploy_after and redeploy_after in result.stdout + result.stderr:
+    for _ in range(REDEPLOYS if redeploy_after else 0):
+        if result.returncode == 0 or redeploy_after not in result.stdout + result.stderr:
+            break
         print(f"{inventory} {deploy}: failed with {redeploy_after!r}; deploying again")
-        names = changed_operations_logged(result.stderr)  # a failed run prints no --json results, only its log
+        names += changed_operations_logged(result.stderr)  # a failed run prints no --json results, only its log
         result = run(PYINFRA, "-y", "--json", inventory, deploy, vm_hosts_file=vm_hosts_file)
     assert result.returncode == 0, f"{inventory} {deploy} exited {result.returncode}\n{result.stdout}\n{result.stderr}"
     return [*names, *changed_operations(result.stdout)]
@@ -87,7 +92,8 @@ def test_from_an_empty_vm_host_to_a_healthy_gateway_in_a_real_libvirt_guest(
 
     # 2. The gateway inside, through the inventory that finds the VM and jumps through its host.
     # OpenClaw 2026.9.6 gives a worker 5 s (hard-coded) to start its state lease; under emulation on a busy machine
-    # that can run out, and the gateway exits 78 (no restart). A redeploy resets the failed unit and starts it: once.
+    # that can run out, and the gateway exits (78, or 1 and systemd restarts it while the verification looks). A
+    # redeploy resets the failed unit and starts it: up to REDEPLOYS times.
     deployed = changed("inventories/vms.py", "deploys/linux_vm.py", hosts_file, redeploy_after=LEASE_TIMEOUT)
     assert "openclaw-gateway: systemd unit" in deployed and "openclaw-gateway: secrets file" in deployed, deployed
     address = vm_harness.domain_address(host, VM)
