@@ -958,6 +958,16 @@ class Settings(_Model):
                 f"set {data_key('cli_secrets_copy')} to false.",
                 at=("cli_secrets_copy",),
             )
+        if self.log_rotation.enabled:
+            for user in self.users:
+                home = self.home_of(user)
+                if any(character.isspace() or character == "#" for character in home):
+                    raise _fail(
+                        f"home {home} of user {user!r} holds whitespace or '#', which newsyslog (the Mac's log "
+                        "rotation) cannot read in a file name: it has no quoting.",
+                        "choose a home without them, or set log_rotation.enabled to false.",
+                        at=self._home_location(user),
+                    )
         if self.node.install_method != "tarball":
             raise _fail(
                 f"Node install_method {self.node.install_method!r} is for Debian and Ubuntu; a Mac gets the "

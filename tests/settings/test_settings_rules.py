@@ -645,3 +645,10 @@ def test_the_lume_admin_password_is_for_a_macos_vm_only_and_is_read_like_a_secre
     monkeypatch.setenv("TEST_LUME_PASSWORD", "Xk4-vT9.qLw2_Rz8mNp3")
     read = settings_for_host("vm1", {"openclaw_secrets": TOKEN, **vm})
     assert read.macos_vm_admin_password is not None and read.macos_vm_admin_password.unmask() == "Xk4-vT9.qLw2_Rz8mNp3"
+
+
+def test_a_mac_home_newsyslog_cannot_name_is_refused_unless_rotation_is_off() -> None:
+    home = {**MAC, "openclaw_service_home": "/Users/open claw"}
+    problem = only_problem(home)
+    assert problem.startswith("host 'gw1': openclaw_service_home: home /Users/open claw") and "newsyslog" in problem
+    settings_for_host("gw1", {"openclaw_secrets": TOKEN, **home, "openclaw_log_rotation": {"enabled": False}})
