@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 
 from .records import JsonRecord
@@ -35,3 +35,9 @@ class VmRecord(JsonRecord):
 def normalise_state(raw_state: str, states: Mapping[str, VmState]) -> VmState:
     """Look ``raw_state`` up case-insensitively in a tool's own table; unknown words are ``OTHER``."""
     return states.get(raw_state.strip().lower(), VmState.OTHER)
+
+
+def listed(vms: Sequence[VmRecord], vm_name: str) -> VmRecord | None:
+    """The VM named ``vm_name`` in a VM list; the first row where a tool repeats one (lume's stale duplicate rows,
+    github.com/trycua/cua/issues/509)."""
+    return next((vm for vm in vms if vm.name == vm_name), None)

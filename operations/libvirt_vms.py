@@ -37,7 +37,7 @@ from openclaw_infra.facts.libvirt_domain import (
     shape_sha256,
 )
 from openclaw_infra.facts.qemu_image import QemuImage
-from openclaw_infra.facts.vm_record import VmRecord, VmState
+from openclaw_infra.facts.vm_record import VmRecord, VmState, listed
 from openclaw_infra.operations.refusals import refuse
 from openclaw_infra.quoting import quoted
 from openclaw_infra.rendering import render, render_xml
@@ -131,10 +131,6 @@ def _woken(uri: str, vm: VmRecord) -> list[StringCommand]:
     if vm.raw_state == "pmsuspended":
         return [virsh(uri, "dompmwakeup", "--domain", quoted(vm.name))]
     return [virsh(uri, "resume", "--domain", quoted(vm.name))]
-
-
-def _listed(vms: list[VmRecord], vm_name: str) -> VmRecord | None:
-    return next((vm for vm in vms if vm.name == vm_name), None)
 
 
 def _owned_directory(path: str) -> Generator[PyinfraCommand, None, None]:
@@ -285,7 +281,7 @@ def vm_disk(
     if disk.virtual_size is None or disk.virtual_size == wanted:
         return
     (vms,) = read_facts((LibvirtVms, {"uri": uri, "address_source": "lease"}))
-    domain = _listed(vms, vm_name)
+    domain = listed(vms, vm_name)
     if snapshot_before_changes:
         if domain is not None:
             yield snapshot(uri, vm_name, "resize")
@@ -490,7 +486,7 @@ def domain_state(
     vms, domain = read_facts(
         (LibvirtVms, {"uri": uri, "address_source": "lease"}), (LibvirtDomain, {"uri": uri, "domain": vm_name})
     )
-    vm = _listed(vms, vm_name)
+    vm = listed(vms, vm_name)
     if vm is None or domain is None:
         # Not defined yet: domain_definition defines it earlier in this run, and this is planned again then.
         if running:
@@ -553,7 +549,7 @@ def domain_absent(
         (LibvirtDomain, {"uri": uri, "domain": vm_name}),
         (Directory, {"path": paths.directory}),
     )
-    vm = _listed(vms, vm_name)
+    vm = listed(vms, vm_name)
     if domain is None and not (delete_disks and directory):
         kept = f"; its files are kept in {paths.directory}" if directory else ""
         host.noop(f"libvirt has no domain {vm_name}{kept}")

@@ -47,7 +47,7 @@ from pyinfra.operations import files
 
 from openclaw_infra.facts.batch import read_facts
 from openclaw_infra.facts.lume import LumeVms
-from openclaw_infra.facts.vm_record import VmRecord, VmState
+from openclaw_infra.facts.vm_record import VmRecord, VmState, listed
 from openclaw_infra.operations.file_ownership import ownership_fixes
 from openclaw_infra.operations.private_upload import private_upload
 from openclaw_infra.operations.refusals import refuse
@@ -108,9 +108,16 @@ def clone_snapshot(vm_name: str, change: str) -> StringCommand:
     return lume("clone", quoted(vm_name), clone_name)
 
 
-def _listed(vms: list[VmRecord], vm_name: str) -> VmRecord | None:
-    # A stale duplicate row (github.com/trycua/cua/issues/509) repeats the VM: the first row is taken.
-    return next((vm for vm in vms if vm.name == vm_name), None)
+# Where a VM lume lists as provisioning was left so by a failed create: it is made anew, not changed.
+STALE_HINT = " (a VM left 'provisioning (stale)' by a failed operation is deleted and created again)"
+
+
+def _refuse_unsettled(vm: VmRecord, hint: str = "") -> Generator[PyinfraCommand, None, None]:
+    """A VM lume lists neither running nor stopped (provisioning) is left alone until it is."""
+    yield from refuse(
+        f"lume VM {vm.name} is {vm.raw_state!r}. Fix: wait until lume ls shows it running or stopped{hint}, then "
+        "deploy again."
+    )
 
 
 def _resize_options(vm: VmRecord, cpus: int, memory_mib: int) -> list[object]:
@@ -182,7 +189,7 @@ def lume_vm(
         )
     running = state == "running"
     (vms,) = read_facts((LumeVms, {}))
-    vm = _listed(vms, vm_name)
+    vm = listed(vms, vm_name)
     if vm is None:
         # A symlink is fine: File gives False for one, None only for nothing there.
         if ipsw != "latest" and read_facts((File, {"path": ipsw}))[0] is None:
@@ -199,10 +206,7 @@ def lume_vm(
             yield start(vm_name)
         return
     if vm.state not in (VmState.RUNNING, VmState.STOPPED):
-        yield from refuse(
-            f"lume VM {vm_name} is {vm.raw_state!r}. Fix: wait until lume ls shows it running or stopped (a VM left "
-            "'provisioning (stale)' by a failed operation is deleted and created again), then deploy again."
-        )
+        yield from _refuse_unsettled(vm, STALE_HINT)
         return
     _warn_on_disk_size(vm, disk_gib)
     resize = _resize_options(vm, cpus, memory_mib)
@@ -240,15 +244,12 @@ def lume_vm_absent(vm_name: str, delete_disks: bool = False) -> Generator[Pyinfr
     """
     _check_vm_name(vm_name)
     (vms,) = read_facts((LumeVms, {}))
-    vm = _listed(vms, vm_name)
+    vm = listed(vms, vm_name)
     if vm is None:
         host.noop(f"lume lists no VM {vm_name}")
         return
     if vm.state not in (VmState.RUNNING, VmState.STOPPED):
-        yield from refuse(
-            f"lume VM {vm_name} is {vm.raw_state!r}. Fix: wait until lume ls shows it running or stopped, then "
-            "deploy again."
-        )
+        yield from _refuse_unsettled(vm)
         return
     if vm.state == VmState.RUNNING:
         yield stop(vm_name)

@@ -24,7 +24,7 @@ from pyinfra.operations import files
 
 from openclaw_infra.facts.batch import read_facts
 from openclaw_infra.facts.multipass import MultipassVms
-from openclaw_infra.facts.vm_record import VmRecord, VmState
+from openclaw_infra.facts.vm_record import VmState, listed
 from openclaw_infra.operations.libvirt_vms import cloud_init_content
 from openclaw_infra.operations.refusals import refuse
 from openclaw_infra.quoting import quoted
@@ -48,10 +48,6 @@ def multipass(*words: object) -> StringCommand:
 def snapshot(vm_name: str, change: str) -> StringCommand:
     """``openclaw-before-<change>-<UTC time>``: multipass takes snapshots of stopped instances only."""
     return multipass("snapshot", "--name", f'"openclaw-before-{change}-$(date -u +%Y%m%d-%H%M%S)"', quoted(vm_name))
-
-
-def _listed(vms: list[VmRecord], vm_name: str) -> VmRecord | None:
-    return next((vm for vm in vms if vm.name == vm_name), None)
 
 
 @operation()
@@ -109,7 +105,7 @@ def multipass_vm(
     if autostart:
         logger.warning(f"{host.name}: multipass has no autostart; {vm_name} does not start when the VM host boots")
     (vms,) = read_facts((MultipassVms, {}))
-    vm = _listed(vms, vm_name)
+    vm = listed(vms, vm_name)
     commands: list[PyinfraCommand] = []
     if vm is None:
         user_data_path = posixpath.join(cloud_init_dir, f"{vm_name}.user-data")
@@ -166,7 +162,7 @@ def multipass_vm_absent(
     """
     _check_vm_name(vm_name)
     (vms,) = read_facts((MultipassVms, {}))
-    vm = _listed(vms, vm_name)
+    vm = listed(vms, vm_name)
     deleted = vm is not None and vm.raw_state.lower() == DELETED
     if vm is None or (deleted and not delete_disks):
         host.noop(f"multipass has no instance {vm_name}" if vm is None else f"{vm_name} is deleted (recoverable)")

@@ -37,7 +37,7 @@ from pyinfra.facts.files import File
 
 from openclaw_infra.facts.batch import read_facts
 from openclaw_infra.facts.parallels import ParallelsVms
-from openclaw_infra.facts.vm_record import VmRecord, VmState
+from openclaw_infra.facts.vm_record import VmRecord, VmState, listed
 from openclaw_infra.operations.refusals import refuse
 from openclaw_infra.quoting import quoted
 
@@ -55,8 +55,12 @@ def prlctl(*words: object) -> StringCommand:
     return StringCommand("prlctl", *words)
 
 
-def _listed(vms: list[VmRecord], vm_name: str) -> VmRecord | None:
-    return next((vm for vm in vms if vm.name == vm_name), None)
+def _refuse_in_transition(vm: VmRecord) -> Generator[StringCommand, None, None]:
+    """A VM Parallels lists in a state of its own (starting, stopping, …) is neither made nor changed."""
+    yield from refuse(
+        f"Parallels VM {vm.name} is {vm.raw_state!r}. Fix: wait until prlctl list shows it running, stopped, "
+        "paused or suspended, then deploy again."
+    )
 
 
 def _running_again(vm: VmRecord) -> StringCommand:
@@ -100,7 +104,7 @@ def parallels_vm(
         _check_name(template_or_image, "template_or_image")
     running = state == "running"
     (vms,) = read_facts((ParallelsVms, {}))
-    vm = _listed(vms, vm_name)
+    vm = listed(vms, vm_name)
     if vm is None:
         if image:
             # A symlink is fine: File gives False for one, None only for nothing there.
@@ -120,10 +124,7 @@ def parallels_vm(
             yield prlctl("set", quoted(vm_name), "--startup-view", "headless")
         return
     if vm.state == VmState.OTHER:
-        yield from refuse(
-            f"Parallels VM {vm_name} is {vm.raw_state!r}. Fix: wait until prlctl list shows it running, stopped, "
-            "paused or suspended, then deploy again."
-        )
+        yield from _refuse_in_transition(vm)
         return
     if running:
         if vm.state == VmState.STOPPED:
@@ -154,15 +155,12 @@ def parallels_vm_absent(vm_name: str, delete_disks: bool = False) -> Generator[P
     """
     _check_name(vm_name, "vm_name")
     (vms,) = read_facts((ParallelsVms, {}))
-    vm = _listed(vms, vm_name)
+    vm = listed(vms, vm_name)
     if vm is None:
         host.noop(f"Parallels lists no VM {vm_name}")
         return
     if vm.state == VmState.OTHER:
-        yield from refuse(
-            f"Parallels VM {vm_name} is {vm.raw_state!r}. Fix: wait until prlctl list shows it running, stopped, "
-            "paused or suspended, then deploy again."
-        )
+        yield from _refuse_in_transition(vm)
         return
     if vm.state == VmState.SUSPENDED:
         yield _running_again(vm)
