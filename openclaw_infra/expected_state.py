@@ -27,7 +27,7 @@ from openclaw_infra.host_settings import HostSettings
 from openclaw_infra.operations import gateway_service
 from openclaw_infra.operations.gateway_service import unit_properties_query
 from openclaw_infra.secrets_file import environment_file_content
-from openclaw_infra.settings import Settings
+from openclaw_infra.settings import Gateway, Settings
 
 OUR_FACTS = "openclaw_infra.facts"
 DOCKER_GROUP = "docker"
@@ -192,20 +192,10 @@ class ExpectedState:
                     "active",
                     "active" if (service or {}).get(paths.unit_name) else "not active",
                 ),
-                Check(
-                    f"health 127.0.0.1:{gateway.port}",
-                    "ok",
-                    "ok" if health and health["healthy"] else f"no answer ({(health or {}).get('answer', 'not read')})",
-                ),
+                *serving_checks(gateway, health, sockets, other_ports),
             ]
-            for role, ports in gateway.port_ranges():
-                # Another gateway's own port inside this one's CDP range is that gateway's to judge.
-                owned = [port for port in ports if port == gateway.port or port not in other_ports]
-                checks.append(listening_check(sockets or [], role, ports, owned))
             checks += _unit_checks(paths, gateway_service.unit_content(settings, gateway, paths), unit, exposure)
-            found_modes = {paths.state_dir: state, paths.config: config_file, paths.secrets: secrets_file}
-            for path, (user, group, mode) in paths.expected_modes().items():
-                checks.append(Check(f"mode {path}", f"{user}:{group} {mode}", owner_mode(found_modes[path])))
+            checks += mode_checks(paths, state, config_file, secrets_file)
             wanted = secrets_checksum(environment_file_content(self.host_settings.secrets_of(gateway)))
             found_sha = f"sha256 {str(secrets_sha or 'missing')[:12]}"
             checks.append(Check(f"checksum {paths.secrets}", wanted, found_sha))
@@ -213,6 +203,26 @@ class ExpectedState:
             stray = [path for path in (holding or []) if path not in kept]
             checks.append(Check(f"copies of {paths.secrets} under {paths.home}", "none", ", ".join(stray) or "none"))
         return checks
+
+
+def serving_checks(gateway: Gateway, health: Any, sockets: Any, other_ports: set[int]) -> list[Check]:
+    """The gateway answering ``/health``, and every port it owns listened on by loopback only (or not at all)."""
+    answer = f"no answer ({(health or {}).get('answer', 'not read')})"
+    checks = [Check(f"health 127.0.0.1:{gateway.port}", "ok", "ok" if health and health["healthy"] else answer)]
+    for role, ports in gateway.port_ranges():
+        # Another gateway's own port inside this one's CDP range is that gateway's to judge.
+        owned = [port for port in ports if port == gateway.port or port not in other_ports]
+        checks.append(listening_check(sockets or [], role, ports, owned))
+    return checks
+
+
+def mode_checks(paths: GatewayPaths, state_dir: Any, config: Any, secrets_holder: Any) -> list[Check]:
+    """Owners and modes of the state dir, the config and the file holding the secrets, as found."""
+    found = {paths.state_dir: state_dir, paths.config: config, paths.secrets_holder: secrets_holder}
+    return [
+        Check(f"mode {path}", f"{user}:{group} {mode}", owner_mode(found[path]))
+        for path, (user, group, mode) in paths.expected_modes().items()
+    ]
 
 
 def in_reading_order(per_gateway: Sequence[Sequence[FactRequest]], host: Sequence[FactRequest]) -> list[FactRequest]:

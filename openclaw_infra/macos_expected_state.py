@@ -19,9 +19,10 @@ from openclaw_infra.expected_state import (
     Check,
     ExpectedState,
     FactRequest,
-    listening_check,
+    mode_checks,
     owner_mode,
     secrets_checksum,
+    serving_checks,
 )
 from openclaw_infra.firewall_policy import gateway_ports
 from openclaw_infra.gateway_paths import MACOS_USER_GROUP, GatewayPaths
@@ -129,18 +130,9 @@ class MacExpectedState(ExpectedState):
             )
             checks += [
                 _job_check(paths, job),
-                Check(
-                    f"health 127.0.0.1:{gateway.port}",
-                    "ok",
-                    "ok" if health and health["healthy"] else f"no answer ({(health or {}).get('answer', 'not read')})",
-                ),
+                *serving_checks(gateway, health, sockets, other_ports),
+                *mode_checks(paths, state_dir, config_file, plist_file),
             ]
-            for role, ports in gateway.port_ranges():
-                owned = [port for port in ports if port == gateway.port or port not in other_ports]
-                checks.append(listening_check(sockets or [], role, ports, owned))
-            found_modes = {paths.state_dir: state_dir, paths.config: config_file, paths.plist: plist_file}
-            for path, (user, group, mode) in paths.expected_modes().items():
-                checks.append(Check(f"mode {path}", f"{user}:{group} {mode}", owner_mode(found_modes[path])))
             wanted = secrets_checksum(plist_text(self.host_settings, paths, index))
             checks.append(Check(f"checksum {paths.plist}", wanted, f"sha256 {str(plist_sha or 'missing')[:12]}"))
         return checks
