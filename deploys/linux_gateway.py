@@ -16,6 +16,7 @@ from pyinfra.operations.util import any_changed
 
 from openclaw_infra import firewall_policy
 from openclaw_infra.deploy_context import current_settings, require_deploy
+from openclaw_infra.deploys.pinned_releases import pinned_node, pinned_openclaw
 from openclaw_infra.gateway_paths import GatewayPaths
 from openclaw_infra.host_settings import HostSettings
 from openclaw_infra.operations import (
@@ -25,8 +26,6 @@ from openclaw_infra.operations import (
     gateway_ports,
     gateway_service,
     log_maintenance,
-    node_runtime,
-    openclaw_package,
     preflight,
     secret_files,
     service_account,
@@ -56,24 +55,13 @@ def host_base(settings: Settings) -> tuple[OperationMeta, OperationMeta]:
     Returns the Node and OpenClaw operations, whose changes restart every gateway."""
     preflight.host_ready(name="Check the host can carry the OpenClaw settings", settings=settings)
     system_packages.debian_packages(name="Base packages", packages=BASE_PACKAGES)
-    node = node_runtime.node(
-        name=f"Node {settings.node.version}",
-        version=settings.node.version,
-        install_method=settings.node.install_method,
-        prefix=settings.node.prefix,
-        tarball_base_url=settings.node.tarball_base_url,
-    )
+    node = pinned_node(settings)
     if settings.docker_sandbox:
         docker_engine.docker_engine(name="Docker engine")
         docker_engine.docker_networks(
             name="Docker networks for sandboxed agents", internal=[SANDBOX_NETWORK], external=[EGRESS_NETWORK]
         )
-    openclaw = openclaw_package.openclaw(
-        name=f"OpenClaw {settings.openclaw.version}",
-        version=settings.openclaw.version,
-        prefix=settings.openclaw.prefix,
-        node_prefix=settings.node.prefix,
-    )
+    openclaw = pinned_openclaw(settings)
     for user in settings.users:
         service_account.service_account(
             name=f"Service user {user}", user=user, home=settings.home_of(user), docker_access=settings.docker_sandbox

@@ -16,6 +16,7 @@ from pyinfra.operations import files
 from pyinfra.operations.util import any_changed
 
 from openclaw_infra.deploy_context import current_settings, require_deploy
+from openclaw_infra.deploys.pinned_releases import pinned_node, pinned_openclaw
 from openclaw_infra.firewall_policy import gateway_ports
 from openclaw_infra.gateway_paths import LAUNCH_DAEMONS_DIR, MACOS_USER_GROUP, GatewayPaths
 from openclaw_infra.host_settings import HostSettings
@@ -28,8 +29,6 @@ from openclaw_infra.operations import (
     macos_docker,
     macos_firewall,
     macos_homes,
-    node_runtime,
-    openclaw_package,
     pf_firewall,
     preflight,
     secret_files,
@@ -51,21 +50,8 @@ def macos_host_base(settings: Settings) -> tuple[OperationMeta, OperationMeta]:
     """Everything the gateways of a Mac share: checks, Node, OpenClaw, the service users and their Docker access.
     Returns the Node and OpenClaw operations, whose changes restart every gateway."""
     preflight.host_ready(name="Check the host can carry the OpenClaw settings", settings=settings)
-    node = node_runtime.node(
-        name=f"Node {settings.node.version}",
-        version=settings.node.version,
-        install_method=settings.node.install_method,
-        prefix=settings.node.prefix,
-        tarball_base_url=settings.node.tarball_base_url,
-        platform=DARWIN,
-    )
-    openclaw = openclaw_package.openclaw(
-        name=f"OpenClaw {settings.openclaw.version}",
-        version=settings.openclaw.version,
-        prefix=settings.openclaw.prefix,
-        node_prefix=settings.node.prefix,
-        platform=DARWIN,
-    )
+    node = pinned_node(settings, DARWIN)
+    openclaw = pinned_openclaw(settings, DARWIN)
     # A LaunchAgent runs in its user's GUI session, which needs a login shell (the operator gives the password).
     shell = LOGIN_SHELL if settings.macos_service == "launch-agent" else NO_LOGIN_SHELL
     for user in settings.users:
