@@ -153,6 +153,13 @@ def gateway_maintenance(settings: Settings, gateway: Gateway) -> None:
         compress=settings.log_rotation.compress,
         present=settings.log_rotation.enabled,
     )
+    transcript_pruning(settings, gateway)
+
+
+def transcript_pruning(settings: Settings, gateway: Gateway) -> None:
+    """The cron sweep of one gateway's transcripts, run by the host's OpenClaw as the gateway's user."""
+    paths = GatewayPaths(settings, gateway)
+    service = gateway.service_name
     log_maintenance.transcript_pruning(
         name=f"{service}: transcript pruning",
         cron_name=service.replace(".", "-"),

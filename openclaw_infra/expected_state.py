@@ -128,6 +128,15 @@ class ExpectedState:
         unit = (("unit", paths.unit_name),)
         return [
             FactRequest("systemd.SystemdStatus", (("services", paths.unit_name),)),
+            *self._health_and_files_requests(paths, port),
+            FactRequest(f"{OUR_FACTS}.systemd_unit.SystemdUnitState", (*unit, ("properties", unit_properties_query()))),
+            FactRequest(f"{OUR_FACTS}.systemd_unit.SystemdSecurityExposure", unit),
+            stray_secrets_request(paths),
+        ]
+
+    def _health_and_files_requests(self, paths: GatewayPaths, port: int) -> list[FactRequest]:
+        """``/health``, then the state dir, the config and the root-only secrets file (modes and checksum)."""
+        return [
             FactRequest(
                 f"{OUR_FACTS}.gateway_health.GatewayHealthCheck",
                 (("port", port), ("wait_seconds", self.health_wait_seconds)),
@@ -136,12 +145,6 @@ class ExpectedState:
             FactRequest("files.File", (("path", paths.config),)),
             FactRequest("files.File", (("path", paths.secrets),)),
             FactRequest("files.Sha256File", (("path", paths.secrets),)),
-            FactRequest(f"{OUR_FACTS}.systemd_unit.SystemdUnitState", (*unit, ("properties", unit_properties_query()))),
-            FactRequest(f"{OUR_FACTS}.systemd_unit.SystemdSecurityExposure", unit),
-            FactRequest(
-                f"{OUR_FACTS}.stray_secrets.FilesHoldingSecrets",
-                (("secrets_file", paths.secrets), ("directory", paths.home)),
-            ),
         ]
 
     def requests(self) -> list[FactRequest]:
@@ -154,11 +157,22 @@ class ExpectedState:
 
     def checks(self, values: Mapping[FactRequest, Any]) -> list[Check]:
         """Expected against found, from ``values``: each request's fact value in its printed (JSON) form."""
+        checks = self._host_checks(values)
+        sockets = values[FactRequest(f"{OUR_FACTS}.ports.ListeningPorts")]
+        other_ports = {gateway.port for gateway in self.settings.gateways}
+        for gateway in self.settings.gateways:
+            paths = GatewayPaths(self.settings, gateway)
+            found = [values[request] for request in self._gateway_requests(paths, gateway.port)]
+            checks += self._gateway_checks(gateway, paths, found, sockets, other_ports)
+        return checks
+
+    def _host_checks(self, values: Mapping[FactRequest, Any]) -> list[Check]:
+        """The pinned releases, the firewall, the docker group and the owners under each home."""
         settings = self.settings
         # The host's facts by class name; ForeignEntries (one per service user) is read below by its request.
         host_requests = self._host_requests()
         read = {request.fact.rpartition(".")[2]: values[request] for request in host_requests}
-        sockets, node_version, openclaw_version = read["ListeningPorts"], read["NodeVersion"], read["OpenClawVersion"]
+        node_version, openclaw_version = read["NodeVersion"], read["OpenClawVersion"]
         checks = [
             Check("node version", settings.node.version, str(node_version or "not installed")),
             Check("openclaw version", settings.openclaw.version, str(openclaw_version or "not installed")),
@@ -180,29 +194,45 @@ class ExpectedState:
                         _foreign_entries(values[request]) or f"all {user}:{user}, nothing for others",
                     )
                 )
-        other_ports = {gateway.port for gateway in settings.gateways}
-        for gateway in settings.gateways:
-            paths = GatewayPaths(settings, gateway)
-            service, health, state, config_file, secrets_file, secrets_sha, unit, exposure, holding = (
-                values[request] for request in self._gateway_requests(paths, gateway.port)
-            )
-            checks += [
-                Check(
-                    f"service {paths.unit_name}",
-                    "active",
-                    "active" if (service or {}).get(paths.unit_name) else "not active",
-                ),
-                *serving_checks(gateway, health, sockets, other_ports),
-            ]
-            checks += _unit_checks(paths, gateway_service.unit_content(settings, gateway, paths), unit, exposure)
-            checks += mode_checks(paths, state, config_file, secrets_file)
-            wanted = secrets_checksum(environment_file_content(self.host_settings.secrets_of(gateway)))
-            found_sha = f"sha256 {str(secrets_sha or 'missing')[:12]}"
-            checks.append(Check(f"checksum {paths.secrets}", wanted, found_sha))
-            kept = [paths.cli_secrets] if settings.cli_secrets_copy else []
-            stray = [path for path in (holding or []) if path not in kept]
-            checks.append(Check(f"copies of {paths.secrets} under {paths.home}", "none", ", ".join(stray) or "none"))
         return checks
+
+    def _gateway_checks(
+        self, gateway: Gateway, paths: GatewayPaths, found: list[Any], sockets: Any, other_ports: set[int]
+    ) -> list[Check]:
+        """One gateway's checks, from the values of its ``_gateway_requests`` in order (``found``)."""
+        service, health, state, config_file, secrets_file, secrets_sha, unit, exposure, holding = found
+        checks = [
+            Check(
+                f"service {paths.unit_name}",
+                "active",
+                "active" if (service or {}).get(paths.unit_name) else "not active",
+            ),
+            *serving_checks(gateway, health, sockets, other_ports),
+        ]
+        checks += _unit_checks(paths, gateway_service.unit_content(self.settings, gateway, paths), unit, exposure)
+        checks += mode_checks(paths, state, config_file, secrets_file)
+        checks += self._secrets_file_checks(gateway, paths, secrets_sha, holding)
+        return checks
+
+    def _secrets_file_checks(
+        self, gateway: Gateway, paths: GatewayPaths, secrets_sha: Any, holding: Any
+    ) -> list[Check]:
+        """The root-only secrets file's content (by checksum), and no copy of it under the user's home."""
+        wanted = secrets_checksum(environment_file_content(self.host_settings.secrets_of(gateway)))
+        found_sha = f"sha256 {str(secrets_sha or 'missing')[:12]}"
+        kept = [paths.cli_secrets] if self.settings.cli_secrets_copy else []
+        stray = [path for path in (holding or []) if path not in kept]
+        return [
+            Check(f"checksum {paths.secrets}", wanted, found_sha),
+            Check(f"copies of {paths.secrets} under {paths.home}", "none", ", ".join(stray) or "none"),
+        ]
+
+
+def stray_secrets_request(paths: GatewayPaths) -> FactRequest:
+    """Files under the gateway user's home holding one of its secrets."""
+    return FactRequest(
+        f"{OUR_FACTS}.stray_secrets.FilesHoldingSecrets", (("secrets_file", paths.secrets), ("directory", paths.home))
+    )
 
 
 def serving_checks(gateway: Gateway, health: Any, sockets: Any, other_ports: set[int]) -> list[Check]:

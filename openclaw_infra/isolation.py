@@ -17,7 +17,7 @@ DEPLOY_OF: dict[Model, str | None] = {
     ("linux-vm", "linux"): "deploys/linux_vm.py",
     ("docker-isolation", "macos"): "deploys/macos_host.py",
     ("macos-vm", "macos"): "deploys/macos_host.py",
-    ("docker-containerized", "linux"): None,
+    ("docker-containerized", "linux"): "deploys/docker_containerized.py",
     ("docker-containerized", "macos"): None,
 }
 # The OS family a model's gateway runs on, where the model decides it.

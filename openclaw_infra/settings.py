@@ -518,6 +518,30 @@ class LogRotation(_Model):
         return {"k": number, "M": number * 1024, "G": number * 1024 * 1024}.get(unit, -(-number // 1024))
 
 
+# A registry image pinned by its digest (name[:tag]@sha256:<64 hex>): what a tag names can change, a digest cannot.
+ImageReference = Annotated[
+    str,
+    _name_rule(
+        re.compile(r"[a-z0-9][a-z0-9._/:-]*@sha256:[0-9a-f]{64}"),
+        "an image reference pinned by digest",
+        "write e.g. \"registry.example.com/openclaw-gateway@sha256:<64 hex digits>\" (`docker buildx imagetools "
+        "inspect` or `docker image inspect --format '{{index .RepoDigests 0}}'` prints it).",
+    ),
+]
+
+
+class GatewayContainer(_Model):
+    """docker-containerized only: the image the gateways' containers run, and how Docker runs them."""
+
+    # None: the deploy builds the image on the host from templates/container: the pinned Node and OpenClaw on a
+    # Debian 12 base that debootstrap makes (no registry needed). Else an image of the user's registry, by digest.
+    image: ImageReference | None = None
+    # Where debootstrap fetches the base image's packages.
+    debian_mirror: HttpUrl = "http://deb.debian.org/debian"
+    # OpenClaw drains for up to ~315 s on SIGTERM (its own unit waits 330 s); Docker's default is 10 s.
+    stop_timeout_seconds: Annotated[int, Field(ge=10, le=3600)] = 330
+
+
 class TranscriptPruning(_Model):
     enabled: bool = True
     prune_after_days: Annotated[int, Field(ge=1, le=3650)] = 30
@@ -804,6 +828,8 @@ class Settings(_Model):
     firewall: Firewall = Field(default_factory=Firewall)
     log_rotation: LogRotation = Field(default_factory=LogRotation)
     transcript_pruning: TranscriptPruning = Field(default_factory=TranscriptPruning)
+    # docker-containerized only: the gateways' image and how Docker runs their containers.
+    container: GatewayContainer = Field(default_factory=GatewayContainer)
     # Gateways of this host may share one token (or password) source. The guide wants each its own: off, a source
     # shared by two gateways is refused.
     shared_gateway_token: bool = False
@@ -975,6 +1001,37 @@ class Settings(_Model):
                 'set node.install_method to "tarball".',
                 at=("node", "install_method"),
             )
+        return self
+
+    @model_validator(mode="after")
+    def _containerized_settings_fit(self) -> Settings:
+        """The guide's Docker containerized gateway: one container per gateway, published on loopback; agents share
+        it (no per-agent sandboxes: that is docker-isolation's)."""
+        if self.isolation != "docker-containerized":
+            if self.container != GatewayContainer():
+                raise _fail(
+                    f"{data_key('container')} only applies to {data_key('isolation')} 'docker-containerized', and "
+                    f"this host is {self.isolation!r}.",
+                    f"remove {data_key('container')}, or set {data_key('isolation')} to 'docker-containerized'.",
+                    at=("container",),
+                )
+            return self
+        if self.docker_sandbox:
+            raise _fail(
+                "a containerized gateway has no per-agent Docker sandboxes (its agents share its container), and "
+                "giving its container the Docker socket would make it root on the host.",
+                f"set {data_key('docker_sandbox')} to false, or use {data_key('isolation')} 'docker-isolation' for "
+                "sandboxed agents.",
+                at=("docker_sandbox",),
+            )
+        for index, gateway in enumerate(self.gateways):
+            if gateway.bind != "loopback":
+                raise _fail(
+                    f"gateway {gateway.label()} has bind {gateway.bind!r}; a containerized gateway is published on "
+                    "the host's loopback only.",
+                    'set its bind to "loopback" (reach it from elsewhere through SSH or a proxy on the host).',
+                    at=("gateways", index, "bind"),
+                )
         return self
 
     @model_validator(mode="after")

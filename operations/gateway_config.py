@@ -63,7 +63,9 @@ def content_for(settings: Settings, gateway: Gateway) -> str:
     """``gateway``'s openclaw.json as ``settings`` make it, on every platform."""
     pruning = settings.transcript_pruning
     return gateway_config_content(
-        bind=gateway.bind,
+        # A containerized gateway listens on every address of its container's own network namespace; Docker
+        # publishes the port on the host's loopback only (the settings refuse any other bind there).
+        bind="lan" if settings.isolation == "docker-containerized" else gateway.bind,
         port=gateway.port,
         auth_mode=gateway.auth_mode,
         pruning_enabled=pruning.enabled,

@@ -10,6 +10,7 @@ from pyinfra.api.facts import FactBase
 from pyinfra.api.operation import operation
 from pyinfra.context import host, state
 
+from openclaw_infra.container_expected_state import ContainerExpectedState
 from openclaw_infra.expected_state import Check, ExpectedState, FactRequest, as_printed
 from openclaw_infra.facts.batch import read_facts
 from openclaw_infra.facts.gateway_health import MAX_WAIT_SECONDS, GatewayHealthCheck
@@ -176,3 +177,41 @@ def mac_host_verified(
         return
     labels = ", ".join(GatewayPaths(settings, gateway).launchd_label for gateway in settings.gateways)
     host.noop(f"verified: {labels} running, healthy, loopback only; files, versions and firewall as deployed")
+
+
+def _container_evidence(paths: GatewayPaths) -> list[object]:
+    """Shell words printing what Docker and the gateway say: the container's state and its log's tail."""
+    name = quoted(paths.container_name)
+    return [
+        "echo", quoted(f"--- container {paths.container_name}:"), ";",
+        "docker", "container", "inspect", "--format",
+        quoted("{{.State.Status}} exit={{.State.ExitCode}} restarts={{.RestartCount}} {{.State.Error}}"), name, ";",
+        "docker", "logs", "--tail", str(EVIDENCE_LINES), name, "2>&1", ";",
+    ]  # fmt: skip
+
+
+@operation(is_idempotent=True)
+def container_host_verified(
+    host_settings: HostSettings, health_wait_seconds: int = 180
+) -> Generator[StringCommand, None, None]:
+    """
+    Fail unless the host passes every check of its expected state (``openclaw_infra.container_expected_state``,
+    the same checks the drift command runs): each gateway's container running as deployed, ``/health`` answering
+    on the host's loopback, nothing beyond loopback on its ports, modes of state dir, config and secrets, the
+    secrets' checksum, the pinned releases and the firewall. Changes nothing; checked while the deploy executes,
+    never while it is planned. On failure Docker's view of each container and its log's tail end the output.
+
+    + host_settings: the host's validated settings and secrets
+    + health_wait_seconds: how long a gateway may take to answer ``/health`` after its container (re)started
+    """
+    if not state.is_executing:
+        host.noop("the gateways are verified when the deploy runs")
+        return
+    settings = host_settings.settings
+    failing = _failing_checks(ContainerExpectedState(host_settings, health_wait_seconds), FactRequest.resolve)
+    if failing:
+        paths = [GatewayPaths(settings, gateway) for gateway in settings.gateways]
+        yield failure_report(failing, [word for each in paths for word in _container_evidence(each)])
+        return
+    names = ", ".join(GatewayPaths(settings, gateway).container_name for gateway in settings.gateways)
+    host.noop(f"verified: containers {names} running as deployed, healthy, loopback only; files as deployed")

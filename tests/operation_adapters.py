@@ -18,6 +18,7 @@ from pyinfra.context import ctx_host, ctx_state, host
 
 from openclaw_infra.facts.batch import FactBatch
 from openclaw_infra.host_settings import HostSettings
+from openclaw_infra.operations import gateway_container as gateway_container_operations
 from openclaw_infra.operations import preflight, secret_files, verification, vm_addresses
 from openclaw_infra.settings import Settings, VmHost
 from openclaw_infra.vm_host_settings import VmHostSettings
@@ -114,3 +115,25 @@ def vm_addresses_after_the_run(
         yield from vm_addresses.vm_addresses._inner(
             hypervisor=hypervisor, vm_names=vm_names, uri=uri, wait_seconds=wait_seconds
         )
+
+
+@operation()
+def gateway_container(settings: dict[str, Any], gateway_index: int = 0) -> Generator[Any]:
+    """The container of the settings' gateway ``gateway_index``."""
+    model = Settings.model_validate(settings)
+    yield from gateway_container_operations.gateway_container._inner(
+        settings=model, gateway=model.gateways[gateway_index]
+    )
+
+
+@operation(is_idempotent=True)
+def container_host_verified(settings: dict[str, Any], secrets: dict[str, str]) -> Generator[Any]:
+    """While the deploy is planned."""
+    yield from verification.container_host_verified._inner(host_settings=_host_settings(settings, secrets))
+
+
+@operation(is_idempotent=True)
+def container_host_verified_after_the_run(settings: dict[str, Any], secrets: dict[str, str]) -> Generator[Any]:
+    """As the deploy runs it (``_executing_with_plain_facts``)."""
+    with _executing_with_plain_facts():
+        yield from verification.container_host_verified._inner(host_settings=_host_settings(settings, secrets))

@@ -29,6 +29,12 @@ ADAPTED = {
     "verification.vm_host_verified": ("tests", "operation_adapters.vm_host_verified"),
     "verification.vm_host_verified_after_the_run": ("tests", "operation_adapters.vm_host_verified_after_the_run"),
     "vm_addresses.vm_addresses_after_the_run": ("tests", "operation_adapters.vm_addresses_after_the_run"),
+    "gateway_container.gateway_container": ("tests", "operation_adapters.gateway_container"),
+    "verification.container_host_verified": ("tests", "operation_adapters.container_host_verified"),
+    "verification.container_host_verified_after_the_run": (
+        "tests",
+        "operation_adapters.container_host_verified_after_the_run",
+    ),
 }
 
 

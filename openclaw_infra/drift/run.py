@@ -41,9 +41,9 @@ from openclaw_infra.drift.checks import (
     plan_refusal,
     unavailable_vm_result,
 )
-from openclaw_infra.expected_state import Check, ExpectedState, FactRequest, as_printed
+from openclaw_infra.expected_state import Check, FactRequest, as_printed
+from openclaw_infra.gateway_expected_state import expected_state_of
 from openclaw_infra.host_settings import HostSettings, SettingsError, settings_for_hosts
-from openclaw_infra.macos_expected_state import MacExpectedState
 from openclaw_infra.ssh_tuning import set_tcp_nodelay
 from openclaw_infra.vm_discovery import recording_unavailable
 from openclaw_infra.vm_host_expected_state import VmHostExpectedState
@@ -277,10 +277,8 @@ def expected_states(hosts: Sequence[Host]) -> dict[str, ExpectedChecks]:
 
 
 def gateway_expected_state(host_settings: HostSettings) -> ExpectedChecks:
-    """A gateway host's expected state: a Mac's as ``deploys/macos_host.py`` leaves it, else the Linux one's."""
-    if host_settings.settings.os_family == "macos":
-        return MacExpectedState(host_settings, HEALTH_WAIT_SECONDS)
-    return ExpectedState(host_settings, HEALTH_WAIT_SECONDS)
+    """A gateway host's expected state, by its model, with the drift checks' short health wait."""
+    return expected_state_of(host_settings, HEALTH_WAIT_SECONDS)
 
 
 def _expected_state_checks(state: State, host: Host, expected: ExpectedChecks) -> list[Check]:

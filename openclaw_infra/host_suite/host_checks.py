@@ -13,7 +13,8 @@ from typing import Any
 
 from paramiko import SSHException
 
-from openclaw_infra.expected_state import Check, ExpectedState
+from openclaw_infra.expected_state import Check
+from openclaw_infra.gateway_expected_state import expected_state_of
 from openclaw_infra.host_settings import HostSettings, SettingsError, settings_for_hosts
 from openclaw_infra.host_suite.fact_reading import CommandRunner, FactUnreadable, read_printed
 
@@ -91,7 +92,7 @@ def settings_of(inventory: Mapping[str, Mapping[str, Any]], names: Sequence[str]
 
 def checks_of(host: CommandRunner, host_settings: HostSettings, health_wait_seconds: int) -> list[HostCheck]:
     """Every check of ``host``'s expected state, or one item saying why its facts could not be read."""
-    expected = ExpectedState(host_settings, health_wait_seconds)
+    expected = expected_state_of(host_settings, health_wait_seconds)
     name = host_settings.host_name
     try:
         if host.run("id -u").stdout.strip() != "0":

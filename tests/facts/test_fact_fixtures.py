@@ -44,6 +44,7 @@ FACT_MODULES = (
     "gateway_health",
     "batch",
     "macos_acl",
+    "docker_containers",
 )
 # Real-output files of the tools these facts read (netstat is not read: lsof covers macOS).
 REAL_OUTPUT_PREFIXES = (

@@ -21,7 +21,12 @@ def _token_in_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_every_deploy_file_in_the_table_exists() -> None:
-    assert DEPLOY_FILES == ["deploys/docker_isolation.py", "deploys/linux_vm.py", "deploys/macos_host.py"]
+    assert DEPLOY_FILES == [
+        "deploys/docker_containerized.py",
+        "deploys/docker_isolation.py",
+        "deploys/linux_vm.py",
+        "deploys/macos_host.py",
+    ]
     for deploy in DEPLOY_FILES:
         assert (PROJECT_ROOT / deploy).is_file()
 
@@ -30,8 +35,10 @@ def test_every_deploy_file_in_the_table_exists() -> None:
 @pytest.mark.parametrize("deploy_file", DEPLOY_FILES)
 def test_a_deploy_runs_only_its_own_model(model: tuple[str, str], implementer: str | None, deploy_file: str) -> None:
     isolation, os_family = model
+    # A containerized gateway has no per-agent sandboxes: the settings refuse the default of true.
+    sandbox = {"openclaw_docker_sandbox": False} if isolation == "docker-containerized" else {}
     settings = settings_for_host(
-        "h", {"openclaw_secrets": TOKEN, "openclaw_isolation": isolation, "openclaw_os_family": os_family}
+        "h", {"openclaw_secrets": TOKEN, "openclaw_isolation": isolation, "openclaw_os_family": os_family, **sandbox}
     ).settings
     reason = refusal(settings, (deploy_file,))
     if implementer == deploy_file:
@@ -91,7 +98,21 @@ def pyinfra_local(deploy: str, *data: str) -> subprocess.CompletedProcess[str]:
             "'linux-vm' with openclaw_os_family 'linux' is not what deploys/macos_host.py deploys. "
             "Fix: run deploys/linux_vm.py",
         ),
-        ("deploys/linux_vm.py", ["openclaw_isolation=docker-containerized"], "implements it yet"),
+        (
+            "deploys/linux_vm.py",
+            ["openclaw_isolation=docker-containerized", "openclaw_docker_sandbox=false"],
+            "Fix: run deploys/docker_containerized.py",
+        ),
+        (
+            "deploys/docker_containerized.py",
+            ["openclaw_isolation=docker-containerized", "openclaw_docker_sandbox=false", "openclaw_os_family=macos"],
+            "implements it yet",
+        ),
+        (
+            "deploys/docker_containerized.py",
+            ["openclaw_isolation=docker-containerized"],
+            "set openclaw_docker_sandbox to false",
+        ),
     ],
 )
 def test_the_cli_refuses_before_any_operation(deploy: str, data: list[str], expected: str) -> None:
