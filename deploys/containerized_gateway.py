@@ -26,6 +26,7 @@ from openclaw_infra.deploys.pinned_releases import pinned_node, pinned_openclaw
 from openclaw_infra.gateway_paths import GatewayPaths
 from openclaw_infra.operations import (
     docker_engine,
+    docker_images,
     gateway_container,
     gateway_ports,
     preflight,
@@ -43,11 +44,14 @@ def gateway_image(settings: Settings) -> OperationMeta:
     """The image every gateway's container runs: the user's, pulled by digest, or built here for the pins."""
     reference = gateway_container.image_reference(settings)
     if settings.container.image:
-        return gateway_container.registry_image(name=f"Gateway image {reference}", reference=reference)
-    gateway_container.debian_base_image(
-        name=f"Base image {gateway_container.BASE_IMAGE}", mirror=settings.container.debian_mirror
+        return docker_images.registry_image(name=f"Gateway image {reference}", reference=reference)
+    docker_images.debian_base_image(
+        name=f"Base image {docker_images.BASE_IMAGE}",
+        reference=docker_images.BASE_IMAGE,
+        packages=docker_images.BASE_PACKAGES,
+        mirror=settings.debian_mirror,
     )
-    return gateway_container.gateway_image(
+    return docker_images.gateway_image(
         name=f"Gateway image {reference}",
         reference=reference,
         node_prefix=settings.node.prefix,

@@ -17,10 +17,13 @@ from pyinfra.operations.util import any_changed
 from openclaw_infra import firewall_policy
 from openclaw_infra.deploy_context import current_settings, require_deploy
 from openclaw_infra.deploys.pinned_releases import pinned_node, pinned_openclaw
+from openclaw_infra.expected_state import EGRESS_NETWORK, SANDBOX_NETWORK
 from openclaw_infra.gateway_paths import GatewayPaths
 from openclaw_infra.host_settings import HostSettings
+from openclaw_infra.operations import agent_sandbox as agent_sandbox_operations
 from openclaw_infra.operations import (
     docker_engine,
+    docker_images,
     firewall,
     gateway_config,
     gateway_ports,
@@ -35,9 +38,9 @@ from openclaw_infra.operations import (
 from openclaw_infra.secrets_file import environment_file_content
 from openclaw_infra.settings import Gateway, Settings
 
-SANDBOX_NETWORK = "openclaw-sandbox"
-EGRESS_NETWORK = "openclaw-egress"
 BASE_PACKAGES = ["ca-certificates", "curl", "xz-utils", "logrotate", "cron", "ufw", "iproute2"]
+# With the Docker sandbox: debootstrap makes the sandbox image's base, nft loads the egress rules.
+SANDBOX_PACKAGES = ["debootstrap", "nftables"]
 VERIFY_OPERATION = "Verify the gateways and the host against their expected state"
 
 
@@ -54,13 +57,11 @@ def host_base(settings: Settings) -> tuple[OperationMeta, OperationMeta]:
     """Everything the gateways of a host share: checks, packages, Node, Docker, OpenClaw and the service users.
     Returns the Node and OpenClaw operations, whose changes restart every gateway."""
     preflight.host_ready(name="Check the host can carry the OpenClaw settings", settings=settings)
-    system_packages.debian_packages(name="Base packages", packages=BASE_PACKAGES)
+    packages = [*BASE_PACKAGES, *(SANDBOX_PACKAGES if settings.docker_sandbox else [])]
+    system_packages.debian_packages(name="Base packages", packages=packages)
     node = pinned_node(settings)
     if settings.docker_sandbox:
-        docker_engine.docker_engine(name="Docker engine")
-        docker_engine.docker_networks(
-            name="Docker networks for sandboxed agents", internal=[SANDBOX_NETWORK], external=[EGRESS_NETWORK]
-        )
+        agent_sandbox(settings)
     openclaw = pinned_openclaw(settings)
     for user in settings.users:
         service_account.service_account(
@@ -74,6 +75,49 @@ def host_base(settings: Settings) -> tuple[OperationMeta, OperationMeta]:
         ports=sorted(firewall_policy.gateway_ports(settings)),
     )
     return node, openclaw
+
+
+def sandbox_images(debian_mirror: str) -> OperationMeta:
+    """The agents' sandbox image, on a Debian base debootstrap makes from ``debian_mirror``."""
+    docker_images.debian_base_image(
+        name=f"Base image {docker_images.SANDBOX_BASE_IMAGE}",
+        reference=docker_images.SANDBOX_BASE_IMAGE,
+        packages=docker_images.SANDBOX_BASE_PACKAGES,
+        mirror=debian_mirror,
+    )
+    return docker_images.sandbox_image(
+        name=f"Sandbox image {docker_images.SANDBOX_IMAGE}",
+        reference=docker_images.SANDBOX_IMAGE,
+        base_image=docker_images.SANDBOX_BASE_IMAGE,
+    )
+
+
+def agent_sandbox(settings: Settings) -> None:
+    """Docker, the agents' sandbox networks and image, and what those networks may reach (the guide's "Docker
+    Sandboxing"); openclaw.json's ``agents.defaults.sandbox`` names the image and network."""
+    docker_engine.docker_engine(name="Docker engine")
+    docker_engine.docker_networks(
+        name="Docker networks for sandboxed agents", internal=[SANDBOX_NETWORK], external=[EGRESS_NETWORK]
+    )
+    sandbox_images(settings.debian_mirror)
+    agent_sandbox_operations.egress_ruleset(
+        name="Sandbox egress: openclaw-sandbox reaches nothing, openclaw-egress only its allowlist",
+        sandbox_network=SANDBOX_NETWORK,
+        egress_network=EGRESS_NETWORK,
+        allowlist=agent_sandbox_operations.allowlist_entries(settings.sandbox.egress_allowlist),
+    )
+    # After the rules file exists: the unit loads it at every boot, before Docker starts a container.
+    gateway_service.systemd_unit(
+        name="Sandbox egress: systemd unit loading the rules at boot",
+        path=agent_sandbox_operations.UNIT_PATH,
+        content=agent_sandbox_operations.unit_content(),
+    )
+    systemd.service(
+        name="Sandbox egress: unit active, enabled at boot",
+        service=agent_sandbox_operations.UNIT_NAME,
+        running=True,
+        enabled=True,
+    )
 
 
 def gateway_files(host_settings: HostSettings, gateway: Gateway) -> list[OperationMeta]:

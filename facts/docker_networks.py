@@ -15,6 +15,8 @@ from .records import JsonRecord
 
 @dataclasses.dataclass(frozen=True)
 class DockerNetwork(JsonRecord):
+    # The short (12-character) ID: a bridge network's Linux bridge is br-<id> unless named otherwise.
+    id: str
     name: str
     driver: str
     internal: bool
@@ -28,7 +30,7 @@ class DockerNetworks(FactBase[dict[str, DockerNetwork]]):
 
     .. code:: python
 
-        {"openclaw-sandbox": {"name": "openclaw-sandbox", "driver": "bridge", "internal": True}}
+        {"openclaw-sandbox": {"id": "3f1c0e9a2b7d", "name": "openclaw-sandbox", "driver": "bridge", "internal": True}}
     """
 
     @override
@@ -54,11 +56,14 @@ class DockerNetworks(FactBase[dict[str, DockerNetwork]]):
             try:
                 row = json.loads(line)
                 network = DockerNetwork(
-                    name=row["Name"], driver=row["Driver"], internal=str(row["Internal"]).lower() == "true"
+                    id=row["ID"],
+                    name=row["Name"],
+                    driver=row["Driver"],
+                    internal=str(row["Internal"]).lower() == "true",
                 )
             except (ValueError, KeyError) as error:
                 raise unreadable(
-                    "docker network ls", line, f"expected a JSON object with Name, Driver, Internal: {error}"
+                    "docker network ls", line, f"expected a JSON object with ID, Name, Driver, Internal: {error}"
                 ) from None
             networks[network.name] = network
         return networks

@@ -24,12 +24,16 @@ from openclaw_infra.facts.ufw import UfwRule
 from openclaw_infra.firewall_policy import exposing_rules, gateway_ports
 from openclaw_infra.gateway_paths import GatewayPaths
 from openclaw_infra.host_settings import HostSettings
-from openclaw_infra.operations import gateway_service
+from openclaw_infra.operations import agent_sandbox, gateway_service
+from openclaw_infra.operations.docker_images import SANDBOX_IMAGE
 from openclaw_infra.operations.gateway_service import unit_properties_query
 from openclaw_infra.secrets_file import environment_file_content
 from openclaw_infra.settings import Gateway, Settings
 
 OUR_FACTS = "openclaw_infra.facts"
+# The agents' sandbox networks (the guide's names): internal, and the one with an egress allowlist.
+SANDBOX_NETWORK = "openclaw-sandbox"
+EGRESS_NETWORK = "openclaw-egress"
 DOCKER_GROUP = "docker"
 
 
@@ -121,7 +125,16 @@ class ExpectedState:
         if settings.firewall.enabled:
             requests.append(FactRequest(f"{OUR_FACTS}.ufw.UfwStatus"))
         if settings.docker_sandbox:
-            requests.append(FactRequest(f"{OUR_FACTS}.accounts.GroupMembers", (("group", DOCKER_GROUP),)))
+            requests += [
+                FactRequest(f"{OUR_FACTS}.accounts.GroupMembers", (("group", DOCKER_GROUP),)),
+                FactRequest(f"{OUR_FACTS}.docker_networks.DockerNetworks"),
+                FactRequest(f"{OUR_FACTS}.docker_containers.DockerImage", (("reference", SANDBOX_IMAGE),)),
+                FactRequest(
+                    f"{OUR_FACTS}.nftables.NftTableDigest",
+                    (("family", agent_sandbox.NFT_FAMILY), ("table", agent_sandbox.NFT_TABLE)),
+                ),
+                FactRequest("files.FileContents", (("path", agent_sandbox.LOADED_DIGEST_FILE),)),
+            ]
         return requests
 
     def _gateway_requests(self, paths: GatewayPaths, port: int) -> list[FactRequest]:
@@ -184,6 +197,9 @@ class ExpectedState:
             members = read["GroupMembers"]
             found = "no docker group" if members is None else (", ".join(members) or "nobody")
             checks.append(Check(f"{DOCKER_GROUP} group members", ", ".join(sorted(settings.users)), found))
+            checks += _sandbox_checks(
+                read["DockerNetworks"], read["DockerImage"], read["NftTableDigest"], read["FileContents"]
+            )
         for request in host_requests:
             if request.fact.endswith(".ForeignEntries"):
                 home, user = dict(request.args)["path"], dict(request.args)["user"]
@@ -279,6 +295,26 @@ def listening_check(sockets: Sequence[Mapping[str, Any]], role: str, ports: rang
         return Check(name, "nothing beyond loopback", ", ".join(beyond) or "nothing beyond loopback")
     listened = any(socket["port"] in wanted for socket in sockets)
     return Check(name, "loopback only", ", ".join(beyond) or ("loopback only" if listened else "nothing"))
+
+
+def _sandbox_checks(networks: Any, sandbox_image: Any, loaded: Any, recorded: Any) -> list[Check]:
+    """The agents' sandbox: its networks (the internal one internal), its image, and the egress rules as the
+    deploy loaded them (a rule deleted or changed since, or the table gone, is drift)."""
+    kinds = {name: "internal" if network["internal"] else "routed" for name, network in (networks or {}).items()}
+    wanted_networks = {SANDBOX_NETWORK: "internal", EGRESS_NETWORK: "routed"}
+    found_networks = ", ".join(f"{name} {kinds.get(name, 'missing')}" for name in wanted_networks)
+    recorded_digest = agent_sandbox.recorded_digest(recorded)
+    if loaded is None:
+        rules = "no such table"
+    elif loaded != recorded_digest:
+        rules = f"changed since loaded (sha256 {str(loaded)[:12]}, loaded {str(recorded_digest)[:12]})"
+    else:
+        rules = "as loaded by the deploy"
+    return [
+        Check("docker networks", ", ".join(f"{name} {kind}" for name, kind in wanted_networks.items()), found_networks),
+        Check(f"sandbox image {SANDBOX_IMAGE}", "present", "present" if sandbox_image else "missing"),
+        Check(f"egress rules {agent_sandbox.NFT_FAMILY} {agent_sandbox.NFT_TABLE}", "as loaded by the deploy", rules),
+    ]
 
 
 def _firewall_checks(ufw: Any, settings: Settings) -> list[Check]:

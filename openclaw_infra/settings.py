@@ -497,6 +497,40 @@ class Firewall(_Model):
         return parsed
 
 
+class EgressDestination(_Model):
+    """A destination the agents' containers on ``openclaw-egress`` may open connections to."""
+
+    network: IPv4Network | IPv6Network
+    # Empty: every port of that protocol.
+    ports: list[Annotated[int, Field(ge=1, le=65535)]] = Field(default_factory=list)
+    protocol: Literal["tcp", "udp"] = "tcp"
+
+    @field_validator("network", mode="before")
+    @classmethod
+    def _parse_network(cls, value: Any) -> Any:
+        try:
+            return ip_network(str(value), strict=False)
+        except ValueError:
+            raise _fail(
+                f"{value!r} is not an IP address or network (names are not resolved: an allowlist by name would "
+                "follow whatever DNS answers).",
+                'write e.g. "203.0.113.10" or "198.51.100.0/24".',
+            ) from None
+
+
+class AgentSandbox(_Model):
+    """With docker_sandbox: the agents' Docker sandbox (openclaw.json's ``agents.defaults.sandbox``) and what its
+    networks may reach. OpenClaw's own default is off; the guide's is below."""
+
+    # Which agents run in a container: every agent but the main one (the guide's default), all, or none.
+    mode: Literal["non-main", "all"] = "non-main"
+    scope: Literal["session", "agent", "shared"] = "session"
+    workspace_access: Literal["none", "ro", "rw"] = "none"
+    # openclaw-sandbox reaches nothing; openclaw-egress reaches only egress_allowlist.
+    network: Literal["openclaw-sandbox", "openclaw-egress"] = "openclaw-sandbox"
+    egress_allowlist: list[EgressDestination] = Field(default_factory=list)
+
+
 class LogRotation(_Model):
     enabled: bool = True
     frequency: Literal["daily", "weekly", "monthly"] = "daily"
@@ -536,8 +570,6 @@ class GatewayContainer(_Model):
     # None: the deploy builds the image on the host from templates/container: the pinned Node and OpenClaw on a
     # Debian 12 base that debootstrap makes (no registry needed). Else an image of the user's registry, by digest.
     image: ImageReference | None = None
-    # Where debootstrap fetches the base image's packages.
-    debian_mirror: HttpUrl = "http://deb.debian.org/debian"
     # OpenClaw drains for up to ~315 s on SIGTERM (its own unit waits 330 s); Docker's default is 10 s.
     stop_timeout_seconds: Annotated[int, Field(ge=10, le=3600)] = 330
 
@@ -828,6 +860,11 @@ class Settings(_Model):
     firewall: Firewall = Field(default_factory=Firewall)
     log_rotation: LogRotation = Field(default_factory=LogRotation)
     transcript_pruning: TranscriptPruning = Field(default_factory=TranscriptPruning)
+    # Where debootstrap fetches the Debian base of the images the deploys build (the containerized gateway's, the
+    # agents' sandbox's): no registry needed.
+    debian_mirror: HttpUrl = "http://deb.debian.org/debian"
+    # With docker_sandbox: the agents' sandbox and the egress allowlist of its networks.
+    sandbox: AgentSandbox = Field(default_factory=AgentSandbox)
     # docker-containerized only: the gateways' image and how Docker runs their containers.
     container: GatewayContainer = Field(default_factory=GatewayContainer)
     # Gateways of this host may share one token (or password) source. The guide wants each its own: off, a source
@@ -1000,6 +1037,17 @@ class Settings(_Model):
                 "official darwin tarball, checked against SHASUMS256 (never Homebrew's, which admins can write).",
                 'set node.install_method to "tarball".',
                 at=("node", "install_method"),
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _sandbox_settings_need_the_sandbox(self) -> Settings:
+        if not self.docker_sandbox and self.sandbox != AgentSandbox():
+            raise _fail(
+                f"{data_key('sandbox')} configures the agents' Docker sandbox, and {data_key('docker_sandbox')} is "
+                "false.",
+                f"remove {data_key('sandbox')}, or set {data_key('docker_sandbox')} to true.",
+                at=("sandbox",),
             )
         return self
 

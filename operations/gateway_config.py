@@ -16,6 +16,7 @@ from pyinfra.context import host
 from pyinfra.facts.files import File, Sha256File
 
 from openclaw_infra.facts.batch import read_facts
+from openclaw_infra.operations.docker_images import SANDBOX_IMAGE
 from openclaw_infra.operations.file_ownership import ownership_fixes
 from openclaw_infra.operations.private_upload import private_upload
 from openclaw_infra.quoting import quoted
@@ -45,10 +46,12 @@ def gateway_config_content(
     prune_after_days: int,
     max_entries: int,
     extra_config: Mapping[str, Any],
+    sandbox: Mapping[str, str] | None = None,
 ) -> str:
     """The managed openclaw.json: the template's keys, with ``extra_config`` merged over them."""
     rendered = render(
         "openclaw/openclaw.json.j2",
+        sandbox=sandbox,
         bind=bind,
         port=port,
         auth_mode=auth_mode,
@@ -72,7 +75,23 @@ def content_for(settings: Settings, gateway: Gateway) -> str:
         prune_after_days=pruning.prune_after_days,
         max_entries=pruning.max_entries,
         extra_config=gateway.extra_config,
+        sandbox=agent_sandbox(settings),
     )
+
+
+def agent_sandbox(settings: Settings) -> dict[str, str] | None:
+    """``agents.defaults.sandbox`` for a Linux host with the Docker sandbox: the image the deploy builds and the
+    network the settings name. (A Mac's Docker runs in a VM the deploy makes no networks in: none there yet.)"""
+    if not (settings.docker_sandbox and settings.os_family == "linux"):
+        return None
+    sandbox = settings.sandbox
+    return {
+        "mode": sandbox.mode,
+        "scope": sandbox.scope,
+        "workspace_access": sandbox.workspace_access,
+        "image": SANDBOX_IMAGE,
+        "network": sandbox.network,
+    }
 
 
 @operation()

@@ -1,5 +1,5 @@
-"""The guide's Docker containerized gateway: its image (built on the host, or pulled by digest) and one container
-per gateway, published on the host's loopback only, restarted by Docker on failure and at boot.
+"""The guide's Docker containerized gateway: one container per gateway (its image: ``docker_images``), published on
+the host's loopback only, restarted by Docker on failure and at boot.
 
 ``ContainerSpec`` is the one definition of a gateway's container: the ``docker run`` words the deploy uses, and
 the view of ``docker container inspect`` the deploy, its verification and the drift checks compare against.
@@ -14,11 +14,10 @@ import io
 import json
 import posixpath
 from collections.abc import Callable, Generator
-from importlib import resources
 from typing import Any
 
-from pyinfra.api.command import PyinfraCommand, StringCommand
-from pyinfra.api.exceptions import OperationError, OperationValueError
+from pyinfra.api.command import StringCommand
+from pyinfra.api.exceptions import OperationError
 from pyinfra.api.operation import OperationMeta, operation
 from pyinfra.context import host
 
@@ -26,22 +25,13 @@ from openclaw_infra.facts.accounts import PasswdEntry
 from openclaw_infra.facts.batch import read_facts
 from openclaw_infra.facts.docker_containers import DockerContainer, DockerContainerRecord, DockerImage
 from openclaw_infra.gateway_paths import GatewayPaths
-from openclaw_infra.operations.private_upload import private_upload
+from openclaw_infra.operations.docker_images import ENTRYPOINT, LABEL_PREFIX
 from openclaw_infra.quoting import quoted
-from openclaw_infra.rendering import render
 from openclaw_infra.settings import Gateway, Settings
 
-LABEL_PREFIX = "org.pyinfra-openclaw"
-BUILD_LABEL = f"{LABEL_PREFIX}.build"
 SPEC_LABEL = f"{LABEL_PREFIX}.spec"
 GATEWAY_LABEL = f"{LABEL_PREFIX}.gateway"
-BASE_IMAGE = "openclaw-infra/debian:bookworm"
-BASE_SUITE = "bookworm"
 BUILT_IMAGE = "openclaw-infra/gateway"
-# Root-only: the build context holds copies of the installed Node and OpenClaw, the base a whole root file system.
-BUILD_DIR = "/var/lib/openclaw-infra/image-build"
-ENTRYPOINT = "/usr/local/lib/openclaw-infra/entrypoint.mjs"
-ENTRYPOINT_SOURCE = resources.files("openclaw_infra.templates") / "container" / "entrypoint.mjs"
 SECRETS_IN_CONTAINER = "/run/openclaw/secrets.env"
 # OpenClaw writes its own file log and node its compile cache under /tmp; the root file system is read-only.
 TMPFS = "/tmp"
@@ -56,20 +46,6 @@ PUBLISHED_ON = "127.0.0.1"
 def image_reference(settings: Settings) -> str:
     """The image the gateways run: the user's (by digest), or the one the deploy builds for the pinned versions."""
     return settings.container.image or f"{BUILT_IMAGE}:{settings.openclaw.version}-node{settings.node.version}"
-
-
-def dockerfile_content(node_prefix: str, openclaw_prefix: str) -> str:
-    return render(
-        "container/Dockerfile.j2",
-        base_image=BASE_IMAGE,
-        node_prefix=node_prefix,
-        openclaw_prefix=openclaw_prefix,
-        entrypoint=ENTRYPOINT,
-    )
-
-
-def entrypoint_content() -> str:
-    return ENTRYPOINT_SOURCE.read_text()
 
 
 def _mount(source: str, target: str, readonly: bool = False) -> str:
@@ -97,9 +73,9 @@ class ContainerSpec:
     stop_timeout: int
     log_options: tuple[tuple[str, str], ...]
 
-    def run_options(self) -> list[str]:
-        """``docker run``'s options and arguments after the image, without the spec label (see ``label``)."""
-        options = [
+    def options(self) -> list[str]:
+        """``docker run``'s options, but the spec label (``label``)."""
+        return [
             # A fixed host name: OpenClaw reclaims its state dir's owner lease from a dead process only on the same
             # host name, and a replaced container would otherwise wait out the lease (5 min) under a new one.
             "--detach", "--name", self.name, "--hostname", self.name, "--init", "--restart", RESTART_POLICY,
@@ -113,19 +89,20 @@ class ContainerSpec:
             *(word for key, value in self.environment for word in ("--env", f"{key}={value}")),
             "--label", f"{GATEWAY_LABEL}={self.name}",
         ]  # fmt: skip
-        arguments = ["--user", f"{self.uid}:{self.gid}", "--secrets", SECRETS_IN_CONTAINER, "--", *self.command]
-        return [*options, "@IMAGE@", *arguments]
+
+    def arguments(self) -> list[str]:
+        """The entrypoint's arguments (after the image): the gateway's user, where the secrets are, its command."""
+        return ["--user", f"{self.uid}:{self.gid}", "--secrets", SECRETS_IN_CONTAINER, "--", *self.command]
 
     @property
     def label(self) -> str:
         """A digest of everything ``docker run`` is given: a container whose label differs was started otherwise."""
-        return hashlib.sha256("\0".join([self.image, *self.run_options()]).encode()).hexdigest()[:16]
+        words = [*self.options(), self.image, *self.arguments()]
+        return hashlib.sha256("\0".join(words).encode()).hexdigest()[:16]
 
     def run_command(self) -> StringCommand:
-        words = self.run_options()
-        at = words.index("@IMAGE@")
-        spec = ["--label", f"{SPEC_LABEL}={self.label}"]
-        return StringCommand("docker", "run", *map(quoted, [*words[:at], *spec, self.image, *words[at + 1 :]]))
+        words = [*self.options(), "--label", f"{SPEC_LABEL}={self.label}", self.image, *self.arguments()]
+        return StringCommand("docker", "run", *map(quoted, words))
 
     def view(self, image_id: str | None) -> dict[str, Any]:
         """What ``docker container inspect`` shows of a container started by ``run_command`` (``view_of``)."""
@@ -154,7 +131,7 @@ class ContainerSpec:
             "tmpfs": {TMPFS: TMPFS_OPTIONS},
             "user": "",
             "entrypoint": list(self.entrypoint),
-            "cmd": self.run_options()[self.run_options().index("@IMAGE@") + 1 :],
+            "cmd": self.arguments(),
             "env_names": sorted({"PATH", *(key for key, _ in self.environment)}),
             "spec_label": self.label,
         }
@@ -221,86 +198,6 @@ def container_spec(settings: Settings, gateway: Gateway, uid: int, gid: int) -> 
         stop_timeout=settings.container.stop_timeout_seconds,
         log_options=tuple(log_options),
     )
-
-
-@operation()
-def debian_base_image(mirror: str) -> Generator[StringCommand, None, None]:
-    """
-    The gateway image's base, ``openclaw-infra/debian:bookworm``: a minimal Debian 12 made by ``debootstrap`` from
-    ``mirror`` and imported into Docker. Made once; kept while it exists.
-
-    + mirror: the Debian mirror debootstrap reads, e.g. ``http://deb.debian.org/debian``
-    """
-    if host.get_fact(DockerImage, reference=BASE_IMAGE):
-        host.noop(f"image {BASE_IMAGE} exists")
-        return
-    rootfs = posixpath.join(BUILD_DIR, "rootfs")
-    yield StringCommand("rm", "-rf", quoted(rootfs), "&&", "mkdir", "-p", "-m", "700", quoted(BUILD_DIR))
-    yield StringCommand(
-        "debootstrap", "--variant=minbase", "--include=ca-certificates", BASE_SUITE, quoted(rootfs), quoted(mirror),
-        ">", quoted(posixpath.join(BUILD_DIR, "debootstrap.log")), "2>&1",
-    )  # fmt: skip
-    yield StringCommand(
-        "tar", "-C", quoted(rootfs), "-c", ".", "|", "docker", "import", "--change",
-        quoted(f"LABEL {LABEL_PREFIX}.base={BASE_SUITE}"), "-", quoted(BASE_IMAGE),
-    )  # fmt: skip
-    yield StringCommand("rm", "-rf", quoted(rootfs))
-
-
-def build_id(dockerfile: str, entrypoint: str, node_version: str, openclaw_version: str) -> str:
-    text = "\0".join([dockerfile, entrypoint, node_version, openclaw_version])
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-@operation()
-def gateway_image(
-    reference: str, node_prefix: str, node_version: str, openclaw_prefix: str, openclaw_version: str
-) -> Generator[PyinfraCommand, None, None]:
-    """
-    The gateway's image ``reference``, built on the host from ``templates/container``: the host's pinned Node and
-    OpenClaw copied onto the Debian base. Rebuilt when the Dockerfile, the entrypoint or a pinned version changes
-    (the image's ``org.pyinfra-openclaw.build`` label says which it was built from); images of other pins are kept.
-
-    + reference: the image's name and tag, e.g. ``openclaw-infra/gateway:2026.9.6-node24.21.0``
-    + node_prefix, node_version: the host's installed Node (a symlink to the unpacked release) and its version
-    + openclaw_prefix, openclaw_version: the host's installed OpenClaw and its version
-    """
-    dockerfile = dockerfile_content(node_prefix, openclaw_prefix)
-    entrypoint = entrypoint_content()
-    wanted = build_id(dockerfile, entrypoint, node_version, openclaw_version)
-    present = host.get_fact(DockerImage, reference=reference)
-    if present and present.labels.get(BUILD_LABEL) == wanted:
-        host.noop(f"image {reference} is built from the current Dockerfile")
-        return
-    context = posixpath.join(BUILD_DIR, "gateway")
-    yield StringCommand(
-        "rm", "-rf", quoted(context), "&&", "mkdir", "-p", "-m", "700", quoted(context), "&&",
-        # `<prefix>/.`: the contents, through the prefix's symlink; symlinks inside (npm's bin links) stay links.
-        "cp", "-a", quoted(f"{node_prefix}/."), quoted(f"{context}/node"), "&&",
-        "cp", "-a", quoted(f"{openclaw_prefix}/."), quoted(f"{context}/openclaw"),
-    )  # fmt: skip
-    yield from private_upload(dockerfile, posixpath.join(context, "Dockerfile"))
-    yield from private_upload(entrypoint, posixpath.join(context, "entrypoint.mjs"))
-    yield StringCommand(
-        "docker", "build", "--quiet", "--label", quoted(f"{BUILD_LABEL}={wanted}"), "--tag", quoted(reference),
-        quoted(context), ">", "/dev/null",
-    )  # fmt: skip
-    yield StringCommand("rm", "-rf", quoted(context))
-
-
-@operation()
-def registry_image(reference: str) -> Generator[StringCommand, None, None]:
-    """
-    The user's gateway image, pulled by its digest (``name@sha256:…``) when it is not on the host.
-
-    + reference: the image pinned by digest
-    """
-    if "@sha256:" not in reference:
-        raise OperationValueError(f"image {reference!r} is not pinned by digest (name@sha256:…)")
-    if host.get_fact(DockerImage, reference=reference):
-        host.noop(f"image {reference} is present")
-        return
-    yield StringCommand("docker", "pull", "--quiet", quoted(reference), ">", "/dev/null")
 
 
 def _spec_of(settings: Settings, gateway: Gateway) -> tuple[ContainerSpec, str | None, DockerContainerRecord | None]:

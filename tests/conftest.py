@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 import sandbox_hosts as sandbox
-from sandbox_hosts import SandboxHost, mirror_service
+from sandbox_hosts import SandboxHost, docker_images, mirror_service
 
 
 class SandboxFactory:
@@ -21,10 +21,15 @@ class SandboxFactory:
     def __init__(self) -> None:
         self.hosts: dict[str, SandboxHost] = {}
 
-    def boot(self, count: int = 1, login: sandbox.Login = "root") -> list[SandboxHost]:
+    def boot(self, count: int = 1, login: sandbox.Login = "root", sandbox_images: bool = True) -> list[SandboxHost]:
+        """``count`` fresh hosts; with ``sandbox_images``, the agents' sandbox images loaded from the harness's cache
+        (``sandbox_hosts.docker_images``), which a deploy with the Docker sandbox would otherwise build on each."""
         names = [f"t{os.getpid() % 10000}x{next(self._counter)}" for _ in range(count)]
         booted = sandbox.up_many(names, owner_pid=os.getpid(), login=login)
         self.hosts.update({host.name: host for host in booted})
+        if sandbox_images:
+            for host in booted:
+                docker_images.load_into(host)
         return booted
 
     def boot_vm_host(self, login: sandbox.Login = "root") -> SandboxHost:
@@ -70,6 +75,16 @@ def sandbox_factory() -> Iterator[SandboxFactory]:
 def sandbox_host(sandbox_factory: SandboxFactory) -> Iterator[SandboxHost]:
     """A fresh host for this test alone."""
     (host,) = sandbox_factory.boot(1)
+    try:
+        yield host
+    finally:
+        sandbox_factory.release(host)
+
+
+@pytest.fixture
+def bare_sandbox_host(sandbox_factory: SandboxFactory) -> Iterator[SandboxHost]:
+    """A fresh host for this test alone, without the cached sandbox images: its deploy builds them."""
+    (host,) = sandbox_factory.boot(1, sandbox_images=False)
     try:
         yield host
     finally:

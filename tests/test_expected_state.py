@@ -41,6 +41,12 @@ DEPLOYED_UNIT = json.loads(
 )["fact"]
 
 
+# The digest of the egress table as the deploy loaded it, and as the kernel still lists it.
+LOADED_TABLE = "a" * 64
+SANDBOX_NET = {"id": "3f1c0e9a2b7d", "name": "openclaw-sandbox", "driver": "bridge", "internal": True}
+EGRESS_NET = {"id": "8d2e4b6a0c1f", "name": "openclaw-egress", "driver": "bridge", "internal": False}
+
+
 def healthy_values(state: ExpectedState) -> dict[FactRequest, Any]:
     """What a freshly deployed default host answers (shapes as `pyinfra … fact … --json` prints them)."""
     secrets_sha = hashlib.sha256(
@@ -71,6 +77,12 @@ def healthy_values(state: ExpectedState) -> dict[FactRequest, Any]:
         "openclaw_infra.facts.systemd_unit.SystemdUnitState": DEPLOYED_UNIT,
         "openclaw_infra.facts.systemd_unit.SystemdSecurityExposure": 1.3,
         "openclaw_infra.facts.stray_secrets.FilesHoldingSecrets": [],
+        "openclaw_infra.facts.docker_networks.DockerNetworks": {
+            "openclaw-sandbox": SANDBOX_NET, "openclaw-egress": EGRESS_NET,
+        },
+        "openclaw_infra.facts.docker_containers.DockerImage": {"id": "sha256:" + "5" * 64, "labels": {}},
+        "openclaw_infra.facts.nftables.NftTableDigest": LOADED_TABLE,
+        "files.FileContents": [LOADED_TABLE],
     }  # fmt: skip
     values = {}
     for request in state.requests():
@@ -90,7 +102,7 @@ def failing(state: ExpectedState, values: dict[FactRequest, Any]) -> dict[str, s
 def test_a_healthy_host_passes_every_check() -> None:
     state = expected()
     checks = state.checks(healthy_values(state))
-    assert len(checks) == 19 and all(check.ok for check in checks), [c for c in checks if not c.ok]
+    assert len(checks) == 22 and all(check.ok for check in checks), [c for c in checks if not c.ok]
 
 
 def test_requests_are_what_pyinfras_cli_takes() -> None:
@@ -168,6 +180,26 @@ def test_requests_are_what_pyinfras_cli_takes() -> None:
             ["/home/openclaw/.openclaw/secrets.bak"],
             "copies of /etc/openclaw/secrets.env under /home/openclaw",
             "/home/openclaw/.openclaw/secrets.bak",
+        ),
+        # The agents' sandbox: the egress table flushed or changed by hand, deleted; a network gone; no image.
+        (
+            "openclaw_infra.facts.nftables.NftTableDigest",
+            "b" * 64,
+            "egress rules inet openclaw_egress",
+            "changed since loaded (sha256 bbbbbbbbbbbb, loaded aaaaaaaaaaaa)",
+        ),
+        ("openclaw_infra.facts.nftables.NftTableDigest", None, "egress rules inet openclaw_egress", "no such table"),
+        (
+            "openclaw_infra.facts.docker_networks.DockerNetworks",
+            {"openclaw-egress": EGRESS_NET},
+            "docker networks",
+            "openclaw-sandbox missing, openclaw-egress routed",
+        ),
+        (
+            "openclaw_infra.facts.docker_containers.DockerImage",
+            None,
+            "sandbox image openclaw-infra/sandbox:bookworm",
+            "missing",
         ),
     ],
 )

@@ -45,6 +45,8 @@ FACT_MODULES = (
     "batch",
     "macos_acl",
     "docker_containers",
+    "docker_networks",
+    "nftables",
 )
 # Real-output files of the tools these facts read (netstat is not read: lsof covers macOS).
 REAL_OUTPUT_PREFIXES = (

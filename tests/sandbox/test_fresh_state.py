@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox_hosts import config, image, node_mirror
+from sandbox_hosts import config, docker_images, image, node_mirror
 from tests.helpers import PROJECT_ROOT, VERIFIED
 
 ISOLATED_SUBNET = "10.215.0.0/16"
@@ -181,6 +181,17 @@ def test_a_mirror_release_is_trusted_only_when_its_checksum_matches(tmp_path: Pa
     assert node_mirror.release_intact(tmp_path, archive)
     archive.write_bytes(b"the archive, cut sho")  # a download or copy that died half-way
     assert not node_mirror.release_intact(tmp_path, archive)
+
+
+def test_the_sandbox_images_archive_is_trusted_only_when_its_checksum_matches(tmp_path: Path) -> None:
+    archive = tmp_path / "sandbox-0123456789ab.tar"
+    assert not docker_images._valid(archive)
+    archive.write_bytes(b"the images")
+    assert not docker_images._valid(archive)  # no checksum written: a save that died before it finished
+    archive.with_suffix(".tar.sha256").write_text(node_mirror.sha256_of(archive) + "\n")
+    assert docker_images._valid(archive)
+    archive.write_bytes(b"the imag")  # cut short afterwards
+    assert not docker_images._valid(archive)
 
 
 @pytest.mark.parametrize("wanted", ["", "nosuch", "nosuch,other"])
