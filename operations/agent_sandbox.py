@@ -13,7 +13,7 @@ from typing import Any
 from pyinfra.api.command import PyinfraCommand, StringCommand
 from pyinfra.api.exceptions import OperationError
 from pyinfra.api.operation import operation
-from pyinfra.context import host
+from pyinfra.context import host, state
 from pyinfra.facts.files import FileContents, Sha256File
 
 from openclaw_infra.facts.batch import read_facts
@@ -88,13 +88,17 @@ def egress_ruleset(
         (NftTableDigest, {"family": NFT_FAMILY, "table": NFT_TABLE}),
         (FileContents, {"path": LOADED_DIGEST_FILE}),
     )
+    if not state.is_executing and not {sandbox_network, egress_network} <= set(networks):
+        # Planned on a host whose networks this deploy has yet to create: their bridges, so the rules, are unknown.
+        yield StringCommand("nft", "-f", quoted(RULES_FILE))
+        return
     content = ruleset_content(bridge_of(networks, sandbox_network), bridge_of(networks, egress_network), allowlist)
     written = file_sha == hashlib.sha256(content.encode()).hexdigest()
     if written and loaded is not None and loaded == recorded_digest(recorded):
         host.noop(f"table {NFT_FAMILY} {NFT_TABLE} is loaded from {RULES_FILE} as deployed")
         return
     if not written:
-        yield StringCommand("mkdir", "-p", "-m", "755", "/etc/openclaw")
+        yield StringCommand("mkdir", "-p", "-m", "700", "/etc/openclaw")
         yield from private_upload(content, RULES_FILE)
     yield StringCommand("nft", "-f", quoted(RULES_FILE))
     yield StringCommand(

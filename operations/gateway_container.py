@@ -19,7 +19,7 @@ from typing import Any
 from pyinfra.api.command import StringCommand
 from pyinfra.api.exceptions import OperationError
 from pyinfra.api.operation import OperationMeta, operation
-from pyinfra.context import host
+from pyinfra.context import host, state
 
 from openclaw_infra.facts.accounts import PasswdEntry
 from openclaw_infra.facts.batch import read_facts
@@ -200,18 +200,6 @@ def container_spec(settings: Settings, gateway: Gateway, uid: int, gid: int) -> 
     )
 
 
-def _spec_of(settings: Settings, gateway: Gateway) -> tuple[ContainerSpec, str | None, DockerContainerRecord | None]:
-    paths = GatewayPaths(settings, gateway)
-    account, image, found = read_facts(
-        (PasswdEntry, {"user": paths.user}),
-        (DockerImage, {"reference": image_reference(settings)}),
-        (DockerContainer, {"container": paths.container_name}),
-    )
-    if account is None:
-        raise OperationError(f"user {paths.user} does not exist; its service account operation must run first")
-    return container_spec(settings, gateway, account.uid, account.gid), (image.id if image else None), found
-
-
 @operation()
 def gateway_container(settings: Settings, gateway: Gateway) -> Generator[StringCommand, None, None]:
     """
@@ -222,9 +210,21 @@ def gateway_container(settings: Settings, gateway: Gateway) -> Generator[StringC
     + settings: the host's settings
     + gateway: the gateway the container runs
     """
-    spec, image_id, found = _spec_of(settings, gateway)
-    if image_id is None:
-        raise OperationError(f"image {spec.image} is not on the host; its image operation must run first")
+    paths = GatewayPaths(settings, gateway)
+    account, image, found = read_facts(
+        (PasswdEntry, {"user": paths.user}),
+        (DockerImage, {"reference": image_reference(settings)}),
+        (DockerContainer, {"container": paths.container_name}),
+    )
+    if account is None or image is None:
+        missing = f"user {paths.user}" if account is None else f"image {image_reference(settings)}"
+        if state.is_executing:
+            raise OperationError(f"{missing} is not on the host; its operation must run first")
+        # Planned on a host where this deploy has yet to make them: the container will be run once they exist.
+        yield StringCommand("docker", "run", "--name", quoted(paths.container_name), "…")
+        return
+    spec = container_spec(settings, gateway, account.uid, account.gid)
+    image_id = image.id
     if found is None:
         yield spec.run_command()
         return
