@@ -7,6 +7,8 @@ its unit, config, secrets or binaries changed.
 
 from __future__ import annotations
 
+import posixpath
+
 from pyinfra.api.deploy import deploy
 from pyinfra.api.hiddenvalue import HiddenValue
 from pyinfra.api.operation import OperationMeta
@@ -16,6 +18,8 @@ from pyinfra.operations.util import any_changed
 
 from openclaw_infra import firewall_policy
 from openclaw_infra.deploy_context import current_settings, require_deploy
+from openclaw_infra.deploys import gateway_lifecycle
+from openclaw_infra.deploys.gateway_lifecycle import PendingUpgrade
 from openclaw_infra.deploys.pinned_releases import pinned_node, pinned_openclaw
 from openclaw_infra.expected_state import EGRESS_NETWORK, SANDBOX_NETWORK
 from openclaw_infra.gateway_paths import GatewayPaths
@@ -29,6 +33,7 @@ from openclaw_infra.operations import (
     gateway_ports,
     gateway_service,
     log_maintenance,
+    openclaw_package,
     preflight,
     secret_files,
     service_account,
@@ -41,7 +46,7 @@ from openclaw_infra.settings import Gateway, Settings
 BASE_PACKAGES = ["ca-certificates", "curl", "xz-utils", "logrotate", "cron", "ufw", "iproute2"]
 # With the Docker sandbox: debootstrap makes the sandbox image's base, nft loads the egress rules.
 SANDBOX_PACKAGES = ["debootstrap", "nftables"]
-VERIFY_OPERATION = "Verify the gateways and the host against their expected state"
+VERIFY_OPERATION = verification.VERIFY_OPERATION
 
 
 def ssh_port_in_use(settings: Settings) -> int:
@@ -53,16 +58,19 @@ def ssh_port_in_use(settings: Settings) -> int:
 LINUX_SYSTEMD_DEPLOYS = ("deploys/docker_isolation.py", "deploys/linux_vm.py")
 
 
-def host_base(settings: Settings) -> tuple[OperationMeta, OperationMeta]:
+def host_base(settings: Settings) -> tuple[OperationMeta, OperationMeta, PendingUpgrade | None]:
     """Everything the gateways of a host share: checks, packages, Node, Docker, OpenClaw and the service users.
-    Returns the Node and OpenClaw operations, whose changes restart every gateway."""
+    Returns the Node and OpenClaw operations, whose changes restart every gateway, and the upgrade under way
+    (each gateway's state archived before it). OpenClaw is installed, not yet switched in (``release_in_use``)."""
     preflight.host_ready(name="Check the host can carry the OpenClaw settings", settings=settings)
     packages = [*BASE_PACKAGES, *(SANDBOX_PACKAGES if settings.docker_sandbox else [])]
     system_packages.debian_packages(name="Base packages", packages=packages)
     node = pinned_node(settings)
     if settings.docker_sandbox:
         agent_sandbox(settings)
-    openclaw = pinned_openclaw(settings)
+    upgrade = gateway_lifecycle.backed_up_before_upgrade(settings)
+    # Installed beside the release in use: each gateway's config is checked by it before it is switched in.
+    openclaw = pinned_openclaw(settings, switch=False)
     for user in settings.users:
         service_account.service_account(
             name=f"Service user {user}", user=user, home=settings.home_of(user), docker_access=settings.docker_sandbox
@@ -74,7 +82,16 @@ def host_base(settings: Settings) -> tuple[OperationMeta, OperationMeta]:
         units=[f"{gateway.service_name}.service" for gateway in settings.gateways],
         ports=sorted(firewall_policy.gateway_ports(settings)),
     )
-    return node, openclaw
+    return node, openclaw, upgrade
+
+
+def release_in_use(settings: Settings) -> OperationMeta:
+    """The pinned OpenClaw switched in (``/opt/openclaw`` pointed at it); the one it replaces kept beside it."""
+    return openclaw_package.release_switched(
+        name=f"OpenClaw {settings.openclaw.version}: the release in use",
+        version=settings.openclaw.version,
+        prefix=settings.openclaw.prefix,
+    )
 
 
 def sandbox_images(debian_mirror: str) -> OperationMeta:
@@ -120,21 +137,28 @@ def agent_sandbox(settings: Settings) -> None:
     )
 
 
-def gateway_files(host_settings: HostSettings, gateway: Gateway) -> list[OperationMeta]:
-    """One gateway's directories, config and secrets. Returns the operations whose changes restart it."""
+def gateway_files(
+    host_settings: HostSettings, gateway: Gateway, upgrading: bool = False, validating_release: str | None = None
+) -> list[OperationMeta]:
+    """One gateway's directories, config and secrets (its state archived first when a changed config replaces
+    its own, unless an upgrade just archived it); the config checked by the release at ``validating_release``
+    (default: the one in use). Returns the operations whose changes restart it."""
     settings = host_settings.settings
     paths = GatewayPaths(settings, gateway)
     service = gateway.service_name
     service_account.gateway_directories(
         name=f"{service}: state and logs dirs", user=paths.user, state_dir=paths.state_dir, logs_dir=paths.logs_dir
     )
+    config_content = gateway_config.content_for(settings, gateway)
+    if not upgrading:
+        gateway_lifecycle.backed_up_before_config_change(settings, gateway, config_content)
     config = gateway_config.gateway_config(
         name=f"{service}: openclaw.json",
         path=paths.config,
-        content=gateway_config.content_for(settings, gateway),
+        content=config_content,
         user=paths.user,
         group=paths.user,
-        openclaw_bin=paths.openclaw_bin,
+        openclaw_bin=posixpath.join(validating_release, "bin/openclaw") if validating_release else paths.openclaw_bin,
         node_bin_dir=paths.node_bin_dir,
         state_dir=paths.state_dir,
     )
@@ -245,18 +269,25 @@ def linux_gateway() -> None:
     require_deploy(*LINUX_SYSTEMD_DEPLOYS)
     host_settings = current_settings()
     settings = host_settings.settings
-    node, openclaw = host_base(settings)
+    node, openclaw, upgrade = host_base(settings)
     # First: a retired gateway may hold a port or a name a gateway of the settings is about to take.
     gateway_service.retired_gateways_removed(
         name="Gateways no longer in the settings: stopped and removed, their state kept",
         kept_units=[GatewayPaths(settings, gateway).unit_name for gateway in settings.gateways],
     )
+    release = openclaw_package.release_dir(settings.openclaw.prefix, settings.openclaw.version)
+    changed_files = {
+        gateway.service_name: gateway_files(host_settings, gateway, upgrade is not None, validating_release=release)
+        for gateway in settings.gateways
+    }
+    # Only once every config passed the new release's check: a release that rejects one never runs.
+    switched = release_in_use(settings)
     for gateway in settings.gateways:
-        changed_files = gateway_files(host_settings, gateway)
-        systemd_service(settings, gateway, [node, openclaw, *changed_files])
+        systemd_service(settings, gateway, [node, openclaw, switched, *changed_files[gateway.service_name]])
     private_homes(settings)
     for gateway in settings.gateways:
         service_running(settings, gateway)
         gateway_maintenance(settings, gateway)
+    gateway_lifecycle.upgrade_checked(settings, upgrade, switched)
     host_firewall(settings)
     verification.host_verified(name=VERIFY_OPERATION, host_settings=host_settings)

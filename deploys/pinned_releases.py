@@ -20,12 +20,15 @@ def pinned_node(settings: Settings, platform: str = "linux") -> OperationMeta:
     )
 
 
-def pinned_openclaw(settings: Settings, platform: str = "linux") -> OperationMeta:
-    """OpenClaw at ``settings.openclaw``'s pin, run by that Node (its changes restart every gateway)."""
+def pinned_openclaw(settings: Settings, platform: str = "linux", switch: bool = True) -> OperationMeta:
+    """OpenClaw at ``settings.openclaw``'s pin, run by that Node (its changes restart every gateway); with
+    ``switch=False`` installed beside the release in use only (``openclaw_package.release_switched`` then)."""
     return openclaw_package.openclaw(
         name=f"OpenClaw {settings.openclaw.version}",
         version=settings.openclaw.version,
         prefix=settings.openclaw.prefix,
         node_prefix=settings.node.prefix,
         platform=platform,
+        registry=settings.openclaw.npm_registry,
+        switch=switch,
     )

@@ -39,6 +39,8 @@ class GatewayPaths:
         self.cli_secrets = posixpath.join(self.state_dir, ".env")
         self.unit_name = f"{gateway.service_name}.service"
         self.unit = posixpath.join(SYSTEMD_DIR, self.unit_name)
+        # Its backup archives (root's, 600) in a directory of its own (root's, 700).
+        self.backups_dir = posixpath.join(settings.backups.directory, gateway.service_name)
         # docker-containerized: the gateway's container, named like its unit would be.
         self.container_name = gateway.service_name
         self.node_bin_dir = posixpath.join(settings.node.prefix, "bin")

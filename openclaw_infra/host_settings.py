@@ -14,7 +14,15 @@ from pyinfra.api.exceptions import PyinfraError
 from pyinfra.api.hiddenvalue import HiddenValue
 
 from openclaw_infra.secret_sources import SecretUnavailable, read_secret
-from openclaw_infra.settings import DATA_PREFIX, Gateway, Settings, data_key, data_path, settings_fields
+from openclaw_infra.settings import (
+    DATA_PREFIX,
+    LIFECYCLE_REQUESTS,
+    Gateway,
+    Settings,
+    data_key,
+    data_path,
+    settings_fields,
+)
 
 # Fixes for pydantic's own error types; our validators carry theirs in the message.
 _GENERIC_FIXES = {
@@ -85,7 +93,7 @@ def _problems_of(host_name: str, data: Mapping[str, Any]) -> tuple[Settings | No
         f"host {host_name!r}: {data_key(field)} is not a setting. Fix: remove it, or use one of "
         f"{', '.join(data_key(known) for known in settings_fields())}."
         for field in fields
-        if field not in settings_fields()
+        if field not in settings_fields() and field not in LIFECYCLE_REQUESTS
     ]
     try:
         settings = Settings.model_validate({key: value for key, value in fields.items() if key in settings_fields()})

@@ -333,6 +333,8 @@ class OpenClawPackage(_Model):
     prefix: AbsolutePath = "/opt/openclaw"
     # engines.node of `version`; only needed for a release missing from versions.OPENCLAW_NODE_ENGINES.
     node_engines: str | None = None
+    # The npm registry (or your mirror of it) OpenClaw is installed from; None: npm's own default.
+    npm_registry: HttpUrl | None = None
 
     @field_validator("version")
     @classmethod
@@ -587,6 +589,20 @@ class TranscriptPruning(_Model):
         if len(value.split()) != 5 or not re.fullmatch(r"[0-9*/,\- ]+", value):
             raise _fail(f"schedule {value!r} is not a five-field cron schedule.", 'write e.g. "0 4 * * *".')
         return value
+
+
+class Backups(_Model):
+    """Archives of each gateway's state dir (``openclaw backup create``): where the host keeps them, how many, and
+    where on the control machine a copy goes."""
+
+    # One directory per gateway below it, root's and 700; each archive root's and 600.
+    directory: AbsolutePath = "/var/backups/openclaw"
+    # The newest this many archives of a gateway are kept, whatever took them (deploys/backup.py, an upgrade,
+    # a config change).
+    keep: Annotated[int, Field(ge=1, le=1000)] = 10
+    # deploys/backup.py also copies each new archive here on the control machine (700 per host, 600 each); None:
+    # the host's copy only.
+    fetch_to: Text | None = None
 
 
 class DriftSchedule(_Model):
@@ -860,6 +876,7 @@ class Settings(_Model):
     firewall: Firewall = Field(default_factory=Firewall)
     log_rotation: LogRotation = Field(default_factory=LogRotation)
     transcript_pruning: TranscriptPruning = Field(default_factory=TranscriptPruning)
+    backups: Backups = Field(default_factory=Backups)
     # Where debootstrap fetches the Debian base of the images the deploys build (the containerized gateway's, the
     # agents' sandbox's): no registry needed.
     debian_mirror: HttpUrl = "http://deb.debian.org/debian"
@@ -1099,6 +1116,25 @@ class Settings(_Model):
                     )
         return self
 
+    @model_validator(mode="after")
+    def _backups_kept_apart(self) -> Settings:
+        """The deploy makes the backup directory root's and 0700: never a directory others share, and never in a
+        home (its user could replace what root restores) or an install prefix."""
+        directory = self.backups.directory
+        fix = 'use a directory of its own for them, e.g. "/var/backups/openclaw".'
+        at = ("backups", "directory")
+        shared = len(PurePosixPath(directory).parts) < 3 or directory in SHARED_DIRECTORIES
+        tree = next((tree for tree in SYSTEM_TREES if _within(directory, tree)), None)
+        if shared or tree:
+            where = f"in {tree}, which the operating system owns" if tree else "a directory the system shares"
+            raise _fail(f"backups directory {directory!r} is {where}.", fix, at)
+        homes = {f"the home of user {user!r}": self.home_of(user) for user in self.users}
+        prefixes = {"openclaw_node.prefix": self.node.prefix, "openclaw_openclaw.prefix": self.openclaw.prefix}
+        for what, path in {**homes, **prefixes}.items():
+            if _within(directory, path) or _within(path, directory):
+                raise _fail(f"backups directory {directory!r} is, or is nested with, {what} ({path}).", fix, at)
+        return self
+
     def user_location(self, user: str) -> Location:
         """Where ``user`` is named: service_user, or the first gateway naming it."""
         if user == self.service_user:
@@ -1133,6 +1169,11 @@ class Settings(_Model):
 
 def settings_fields() -> list[str]:
     return list(Settings.model_fields)
+
+
+# One-off requests to a lifecycle deploy (``--data openclaw_<name>=…``), not settings of the host: the deploy
+# that reads each one checks it before any host is touched.
+LIFECYCLE_REQUESTS = {"restore_backup": "deploys/restore.py"}
 
 
 def data_key(field: str) -> str:

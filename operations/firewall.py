@@ -17,6 +17,12 @@ from openclaw_infra.quoting import quoted
 
 # Rules this project adds carry this comment, so it can tell them from the operator's own and remove its stale ones.
 RULE_COMMENT_PREFIX = "openclaw-infra"
+# What gateway_ports_closed adds (the emergency's containment); the gateway deploy removes them again.
+CONTAINED_COMMENT = f"{RULE_COMMENT_PREFIX}: contained"
+
+
+def _is_containment(rule: UfwRule) -> bool:
+    return rule.action == "DENY" and rule.comment == CONTAINED_COMMENT
 
 
 def _rule_key(rule: UfwRule) -> tuple[str, str] | None:
@@ -60,6 +66,8 @@ def ufw_firewall(
     + gateway_ports: the gateways' ports, opened only to ``gateway_sources``
     + gateway_sources: IP addresses or networks allowed to reach the gateway ports; empty keeps them closed
     + reserved_ports: every port the gateways own (browser, CDP ranges); default ``gateway_ports``
+
+    The deny rules an emergency's ``gateway_ports_closed`` added are removed: the deploy puts the gateways back.
     """
     allowed = []
     for source in gateway_sources:
@@ -97,7 +105,9 @@ def ufw_firewall(
     present = {key for rule in rules if (key := _rule_key(rule))}
     # Foreign rules go first, by number and highest first, so the numbers still to delete do not shift; then
     # ours are added, and only then our stale ones deleted (by their spec), so a moved SSH port is never closed.
-    commands = [_numbered_delete(rule.number) for rule in sorted(exposing, key=lambda rule: -rule.number)]
+    numbers = [rule.number for rule in exposing]
+    numbers += [number for number, rule in enumerate(rules, start=1) if _is_containment(rule)]
+    commands = [_numbered_delete(number) for number in sorted(numbers, reverse=True)]
     commands += [_allow(*wanted[key]) for key in wanted if key not in present]
     for port_proto, source in sorted(present - wanted.keys()):
         rule = ["proto", "tcp", "from", quoted(source), "to", "any", "port", quoted(port_proto.split("/")[0])]
@@ -111,3 +121,35 @@ def ufw_firewall(
     if not commands:
         host.noop("ufw is active with the wanted policies and rules, and no other rule admits the gateway ports")
     yield from commands
+
+
+@operation()
+def gateway_ports_closed(ports: Sequence[int]) -> Generator[StringCommand, None, None]:
+    """
+    Deny every source on the gateways' ``ports``, ahead of any rule that admits them: an emergency's
+    containment. The next gateway deploy (``ufw_firewall``) removes these rules.
+
+    + ports: the ports to close (TCP)
+
+    On an inactive ufw the rules are added for when it is enabled; a gateway contained there is stopped, and
+    nothing else closes its port.
+    """
+    for port in ports:
+        if not 0 < int(port) < 65536:
+            raise OperationValueError(f"port {port!r} is not a TCP port")
+    (status,) = read_facts((UfwStatus, {}))
+    if status is None:
+        raise OperationError("ufw is not installed: the gateway ports cannot be closed")
+    rules = status.rules if status.active else ()
+    closed = {rule.to.address for rule in rules if _is_containment(rule)}
+    missing = [int(port) for port in ports if f"{int(port)}/tcp" not in closed]
+    if not missing:
+        host.noop(f"ufw denies every source on {', '.join(str(port) for port in ports)}")
+        return
+    for port in missing:
+        # `insert 1` puts the deny before every allow; ufw refuses a position in an empty (or inactive) table.
+        where = ["insert", "1"] if rules else []
+        yield StringCommand(
+            "ufw", *where, "deny", "proto", "tcp", "from", "any", "to", "any", "port", quoted(port),
+            "comment", quoted(CONTAINED_COMMENT),
+        )  # fmt: skip

@@ -94,6 +94,12 @@ def agent_sandbox(settings: Settings) -> dict[str, str] | None:
     }
 
 
+def replaces_existing(path: str, content: str) -> bool:
+    """Whether ``gateway_config`` would replace an existing file at ``path`` with a different ``content``."""
+    present, present_sha = read_facts((File, {"path": path}), (Sha256File, {"path": path}))
+    return bool(present) and present_sha != hashlib.sha256(content.encode()).hexdigest()
+
+
 @operation()
 def gateway_config(
     path: str,

@@ -9,11 +9,13 @@ from pyinfra.api.command import StringCommand
 from pyinfra.api.facts import FactBase
 from pyinfra.api.operation import operation
 from pyinfra.context import host, state
+from pyinfra.facts.systemd import SystemdEnabled, SystemdStatus
 
 from openclaw_infra.container_expected_state import ContainerExpectedState
 from openclaw_infra.expected_state import Check, ExpectedState, FactRequest, as_printed
 from openclaw_infra.facts.batch import read_facts
 from openclaw_infra.facts.gateway_health import MAX_WAIT_SECONDS, GatewayHealthCheck
+from openclaw_infra.facts.ports import ListeningPorts
 from openclaw_infra.gateway_paths import GatewayPaths
 from openclaw_infra.host_settings import HostSettings
 from openclaw_infra.macos_expected_state import MacExpectedState
@@ -22,9 +24,11 @@ from openclaw_infra.vm_host_expected_state import VmHostExpectedState
 from openclaw_infra.vm_host_settings import VmHostSettings
 
 EVIDENCE_LINES = 20
+# The name of the step that ends every gateway deploy (and a restore).
+VERIFY_OPERATION = "Verify the gateways and the host against their expected state"
 
 
-def _evidence(paths: GatewayPaths) -> list[object]:
+def gateway_evidence(paths: GatewayPaths) -> list[object]:
     """Shell words printing what the gateway itself says: its unit's state, journal and error log tails."""
     return [
         "echo", quoted(f"--- {paths.unit_name}:"), ";",
@@ -107,7 +111,7 @@ def host_verified(
     units = {gateway.port: GatewayPaths(settings, gateway).unit_name for gateway in settings.gateways}
     failing = _failing_checks(expected, lambda request: _following_the_gateway(request, units, health_max_wait_seconds))
     if failing:
-        evidence = [word for gateway in settings.gateways for word in _evidence(GatewayPaths(settings, gateway))]
+        evidence = [word for gateway in settings.gateways for word in gateway_evidence(GatewayPaths(settings, gateway))]
         yield failure_report(failing, evidence)
         return
     services = ", ".join(gateway.service_name for gateway in settings.gateways)
@@ -215,3 +219,30 @@ def container_host_verified(
         return
     names = ", ".join(GatewayPaths(settings, gateway).container_name for gateway in settings.gateways)
     host.noop(f"verified: containers {names} running as deployed, healthy, loopback only; files as deployed")
+
+
+@operation(is_idempotent=True)
+def contained_verified(units: list[str], ports: list[int]) -> Generator[StringCommand, None, None]:
+    """
+    Fail unless the gateways are contained: each unit of ``units`` stopped and not enabled, and nothing listening
+    on any of ``ports`` (the gateways' own and derived ports), on any address. Read while the run executes.
+
+    + units: the gateways' systemd units
+    + ports: every port the gateways own
+    """
+    if not state.is_executing:
+        host.noop("containment is verified when the run executes")
+        return
+    sockets, running, enabled = read_facts((ListeningPorts, {}), (SystemdStatus, {}), (SystemdEnabled, {}))
+    wanted = set(ports)
+    problems = [f"{unit} is running" for unit in units if running.get(unit)]
+    problems += [f"{unit} is enabled at boot" for unit in units if enabled.get(unit)]
+    problems += [
+        f"{socket.address}:{socket.port} is listened on by {socket.process or 'an unknown process'}"
+        for socket in sockets
+        if socket.port in wanted
+    ]
+    if problems:
+        yield StringCommand("echo", quoted("not contained: " + "; ".join(problems)), ">&2;", "exit 1")
+        return
+    host.noop(f"contained: {', '.join(units)} stopped and disabled, nothing listening on the gateway ports")
