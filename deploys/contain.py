@@ -8,7 +8,7 @@ For VMs, deploys/contain_vms.py stops them from their VM host.
 """
 
 from openclaw_infra.deploy_context import executed_by_pyinfra
-from openclaw_infra.deploys.gateway_lifecycle import gateway_contained
+from openclaw_infra.deploys.incident_response import gateway_contained
 
 if executed_by_pyinfra(globals()):
     gateway_contained()

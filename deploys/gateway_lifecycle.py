@@ -14,15 +14,13 @@ from pyinfra.api.deploy import deploy
 from pyinfra.api.operation import OperationMeta
 from pyinfra.context import ctx_state, host
 from pyinfra.facts.files import Link
-from pyinfra.operations import systemd
 
-from openclaw_infra import firewall_policy
 from openclaw_infra.deploy_context import current_settings, inventory_settings
 from openclaw_infra.facts.batch import read_facts
 from openclaw_infra.facts.installed_versions import OpenClawVersion
 from openclaw_infra.gateway_paths import LOG_FILE_NAMES, GatewayPaths
 from openclaw_infra.host_settings import SettingsError
-from openclaw_infra.operations import firewall, gateway_backup, gateway_config, openclaw_upgrade, verification
+from openclaw_infra.operations import gateway_backup, gateway_config, openclaw_upgrade, verification
 from openclaw_infra.operations.openclaw_upgrade import UpgradedGateway
 from openclaw_infra.settings import Gateway, Settings, data_key
 
@@ -32,11 +30,12 @@ SYSTEMD_MODELS = {("docker-isolation", "linux"), ("linux-vm", "linux")}
 RESTORE_KEY = data_key("restore_backup")  # one of settings.LIFECYCLE_REQUESTS
 
 
-def backed_up(settings: Settings, gateway: Gateway, reason: str, now: datetime) -> str:
-    """One gateway's state archived now (nothing when it has no state dir yet). Returns the archive's path."""
+def backed_up(settings: Settings, gateway: Gateway, reason: str, now: datetime) -> tuple[OperationMeta, str]:
+    """One gateway's state archived now (nothing when it has no state dir yet). Returns the operation and the
+    archive's path."""
     paths = GatewayPaths(settings, gateway)
     archive = posixpath.join(paths.backups_dir, gateway_backup.archive_name(gateway.service_name, reason, now))
-    gateway_backup.backup_created(
+    archived = gateway_backup.backup_created(
         name=f"{gateway.service_name}: backup of its state ({reason})",
         archive=archive,
         state_dir=paths.state_dir,
@@ -45,7 +44,7 @@ def backed_up(settings: Settings, gateway: Gateway, reason: str, now: datetime) 
         node_bin_dir=paths.node_bin_dir,
         keep=settings.backups.keep,
     )
-    return archive
+    return archived, archive
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,7 +67,9 @@ def backed_up_before_upgrade(settings: Settings) -> PendingUpgrade | None:
         target = PurePosixPath(link["link_target"])
         previous = str(target if target.is_absolute() else PurePosixPath(prefix).parent / target)
     now = datetime.now(UTC)
-    archives = {gateway.service_name: backed_up(settings, gateway, "pre-upgrade", now) for gateway in settings.gateways}
+    archives: dict[str, str] = {}
+    for gateway in settings.gateways:
+        _, archives[gateway.service_name] = backed_up(settings, gateway, "pre-upgrade", now)
     return PendingUpgrade(installed=installed, previous_release=previous, archives=archives)
 
 
@@ -129,13 +130,14 @@ def gateway_backups() -> None:
     now = datetime.now(UTC)
     fetch_to = settings.backups.fetch_to
     for gateway in settings.gateways:
-        archive = backed_up(settings, gateway, "manual", now)
+        archived, archive = backed_up(settings, gateway, "manual", now)
         if fetch_to:
-            local = os.path.join(os.path.abspath(os.path.expanduser(fetch_to)), host.name, posixpath.basename(archive))
+            local = os.path.join(os.path.abspath(os.path.expanduser(fetch_to)), host.name)
             gateway_backup.backup_fetched(
                 name=f"{gateway.service_name}: archive copied to {local}",
                 archive=archive,
-                local_path=local,
+                local_path=os.path.join(local, posixpath.basename(archive)),
+                _if=archived.did_change,
             )
 
 
@@ -186,28 +188,7 @@ def gateway_restore() -> None:
         unit_name=paths.unit_name,
         openclaw_bin=paths.openclaw_bin,
         node_bin_dir=paths.node_bin_dir,
+        kept_as=f"{paths.state_dir}.pre-restore-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}",
         log_files=[posixpath.join(paths.logs_dir, log) for log in LOG_FILE_NAMES],
     )
     verification.host_verified(name=verification.VERIFY_OPERATION, host_settings=host_settings)
-
-
-@deploy("OpenClaw gateway containment")
-def gateway_contained() -> None:
-    """The guide's "Contain": every gateway of the host stopped and kept from starting at boot, its ports closed
-    in the firewall to every source, and that verified. Nothing under the state dirs or secrets is touched; the
-    gateway deploy brings everything back."""
-    require_systemd_gateways("deploys/contain.py")
-    settings = current_settings().settings
-    units = [GatewayPaths(settings, gateway).unit_name for gateway in settings.gateways]
-    for gateway, unit in zip(settings.gateways, units, strict=True):
-        systemd.service(
-            name=f"{gateway.service_name}: stopped, not started at boot", service=unit, running=False, enabled=False
-        )
-    if settings.firewall.enabled:
-        firewall.gateway_ports_closed(
-            name="Firewall: the gateway ports closed to every source",
-            ports=[gateway.port for gateway in settings.gateways],
-        )
-    verification.contained_verified(
-        name="Verify the gateways are contained", units=units, ports=sorted(firewall_policy.gateway_ports(settings))
-    )

@@ -14,6 +14,8 @@ from pyinfra.facts.files import File
 
 from openclaw_infra.deploy_context import current_vm_host_settings
 from openclaw_infra.facts.batch import read_facts
+from openclaw_infra.facts.libvirt import LibvirtVms
+from openclaw_infra.facts.vm_record import listed
 from openclaw_infra.operations import (
     libvirt_vms,
     lume_vms,
@@ -234,3 +236,30 @@ def vm_host() -> None:
             **owner_arguments(vm_host),
         )
     verification.vm_host_verified(name="Every VM as declared", vm_host_settings=settings, **owner_arguments(vm_host))
+
+
+@deploy("OpenClaw VMs contained")
+def vms_contained() -> None:
+    """The guide's "Immediate shutdown" from the VM host: every declared VM that exists shut down (gracefully,
+    destroyed only after ``shutdown_wait_seconds``) and kept from starting with libvirtd; disks untouched. The VM
+    host deploy starts them again. libvirt only for now: the other hypervisors are refused before any change."""
+    settings = current_vm_host_settings()
+    vm_host = settings.vm_host
+    if vm_host.hypervisor != "libvirt":
+        raise OperationError(
+            f"deploys/contain_vms.py stops libvirt VMs; this VM host runs {vm_host.hypervisor}, whose containment "
+            f"is not implemented yet. Stop its VMs with the hypervisor's own stop command. Nothing was changed."
+        )
+    (existing,) = read_facts((LibvirtVms, {"uri": vm_host.libvirt_uri, "address_source": "lease"}))
+    for vm in vm_host.vms:
+        if listed(existing, vm.name) is None:
+            continue  # never made, or removed: nothing runs
+        libvirt_vms.domain_state(
+            name=f"{vm.name}: shut down, not started at boot",
+            uri=vm_host.libvirt_uri,
+            vm_name=vm.name,
+            running=False,
+            autostart=False,
+            shutdown_wait_seconds=vm_host.shutdown_wait_seconds,
+            snapshot_before_changes=False,  # an emergency stop waits for nothing
+        )

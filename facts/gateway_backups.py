@@ -7,12 +7,12 @@ import json
 from typing import Any
 
 from pyinfra.api.command import StringCommand
-from pyinfra.api.exceptions import FactProcessError
 from pyinfra.api.facts import FactBase
 from typing_extensions import override
 
 from openclaw_infra.quoting import quoted
 
+from .parsing import unreadable
 from .records import JsonRecord
 
 # The manifest sits at the archive's root, one directory down (``<archiveRoot>/manifest.json``); a workspace file
@@ -60,7 +60,7 @@ class BackupArchiveManifest(FactBase[BackupManifest | None]):
     def process(self, output: list[str]) -> BackupManifest:
         text = "\n".join(output).strip()
         if text == "no-manifest":
-            raise FactProcessError("the archive has no root manifest.json: it is not an openclaw backup archive")
+            raise unreadable("backup archive", text, "no root manifest.json: not an openclaw backup archive")
         try:
             manifest = json.loads(text)
             paths = manifest["paths"]
@@ -71,4 +71,4 @@ class BackupArchiveManifest(FactBase[BackupManifest | None]):
                 archive_root=str(manifest["archiveRoot"]),
             )
         except (ValueError, KeyError, TypeError) as error:
-            raise FactProcessError(f"cannot read the backup archive's manifest.json ({error!r})") from None
+            raise unreadable("backup manifest.json", output[0] if output else "", repr(error)) from None

@@ -64,3 +64,8 @@ def render_plist(template: str, **variables: Any) -> bytes:
     """A property list (launchd's jobs): the template renders JSON, every value through ``tojson``, and plistlib
     writes it as XML in the template's key order."""
     return plistlib.dumps(json.loads(render(template, **variables)), sort_keys=False)
+
+
+def template_text(name: str) -> str:
+    """A file of templates/ as it is (a script copied to hosts, no variables)."""
+    return _template_source(name)[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 from pathlib import Path
 
@@ -45,3 +46,21 @@ def read_secret(source: SecretSource) -> HiddenValue:
     if "\n" in value or "\r" in value:
         raise SecretUnavailable(f"{source.describe()} holds more than one line")
     return HiddenValue(value)  # type: ignore[no-untyped-call]  # pyinfra leaves __init__ unannotated
+
+
+def new_gateway_secret() -> HiddenValue:
+    """A new random gateway token or password: 256 bits, URL-safe (it goes into headers and env files as is)."""
+    return HiddenValue(secrets.token_urlsafe(32))  # type: ignore[no-untyped-call]
+
+
+def write_private_file(path: Path, value: HiddenValue) -> None:
+    """``value`` and a newline into ``path``, created 600 (its directory 700 when this makes it) and swapped in by
+    one rename, so a reader sees the old secret or the new one, and no one else ever sees either."""
+    path = path.expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    staged = path.with_name(f".{path.name}.new")
+    descriptor = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(descriptor, "w") as target:
+        target.write(value.unmask() + "\n")
+    os.chmod(staged, 0o600)
+    os.replace(staged, path)

@@ -889,6 +889,11 @@ class Settings(_Model):
     shared_gateway_token: bool = False
     # Write /home/<user>/.openclaw/.env for ad-hoc CLI use (the guide's convenience copy); off by default.
     cli_secrets_copy: bool = False
+    # deploys/rotate_secrets.py leaves a new secret whose source is an env variable or a command here on the control
+    # machine (<dir>/<host>/<service>.<NAME>, 600 in 700 directories) for the operator to store.
+    rotated_secrets_dir: Text = "~/.openclaw-infra/rotated"
+    # deploys/audit.py copies each gateway's audit bundle here on the control machine (<dir>/<host>/, 700; 600).
+    audit_dir: Text = "~/.openclaw-infra/audit"
     # Only read on the control host that schedules drift checks (deploys/drift_schedule.py).
     drift_schedule: DriftSchedule = Field(default_factory=DriftSchedule)
     # Only read on a VM host (deploys/vm_host.py and inventories/vms.py): its hypervisor and VMs.
@@ -1173,7 +1178,7 @@ def settings_fields() -> list[str]:
 
 # One-off requests to a lifecycle deploy (``--data openclaw_<name>=…``), not settings of the host: the deploy
 # that reads each one checks it before any host is touched.
-LIFECYCLE_REQUESTS = {"restore_backup": "deploys/restore.py"}
+LIFECYCLE_REQUESTS = {"restore_backup": "deploys/restore.py", "rotate_gateways": "deploys/rotate_secrets.py"}
 
 
 def data_key(field: str) -> str:

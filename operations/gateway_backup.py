@@ -18,7 +18,7 @@ import posixpath
 import re
 import secrets
 from collections.abc import Generator
-from datetime import UTC, datetime
+from datetime import datetime
 
 from pyinfra.api.command import FunctionCommand, PyinfraCommand, StringCommand
 from pyinfra.api.exceptions import OperationError, OperationValueError
@@ -162,7 +162,9 @@ def _download(state: State, host: Host, remote: str, local: str) -> None:
 
 
 @operation(is_idempotent=False)
-def backup_fetched(archive: str, local_path: str) -> Generator[PyinfraCommand, None, None]:
+def backup_fetched(
+    archive: str, local_path: str, staging_dir: str | None = None
+) -> Generator[PyinfraCommand, None, None]:
     """
     Copy the host's ``archive`` to ``local_path`` on the control machine (600, its directory 700).
 
@@ -171,11 +173,14 @@ def backup_fetched(archive: str, local_path: str) -> Generator[PyinfraCommand, N
 
     + archive: the archive on the host
     + local_path: where the copy goes on the control machine
+    + staging_dir: the login user's copy's directory on the host, made by this operation (refused if it exists);
+      default a new random name under ``/tmp``
     """
     _check_absolute(archive=archive)
     if not os.path.isabs(local_path):
         raise OperationValueError(f"local_path {local_path!r} must be absolute")
-    staging = f"/tmp/openclaw-infra-fetch-{secrets.token_hex(8)}"
+    staging = staging_dir or f"/tmp/openclaw-infra-fetch-{secrets.token_hex(8)}"
+    _check_absolute(staging_dir=staging)
     staged = posixpath.join(staging, posixpath.basename(archive))
     login = '"${SUDO_USER:-$(id -un)}"'
     yield StringCommand(
@@ -195,12 +200,13 @@ def backup_restored(
     unit_name: str,
     openclaw_bin: str,
     node_bin_dir: str,
+    kept_as: str,
     log_files: list[str] | None = None,
 ) -> Generator[StringCommand, None, None]:
     """
     Put the archive's copy of the gateway's state dir back in place: stop the gateway, move the current state dir
-    aside to ``<state_dir>.pre-restore-<time>`` (kept), move the restored one in (owned by ``user``:``group``,
-    700), start the gateway.
+    aside to ``kept_as`` (kept, never deleted), move the restored one in (owned by ``user``:``group``, 700), start
+    the gateway.
 
     Refused before anything changes when the archive is missing, is not an OpenClaw backup, or was taken from
     another state dir (another gateway, profile or user). The archive is checked and unpacked by the installed
@@ -211,6 +217,7 @@ def backup_restored(
     + user, group: who owns the restored files
     + unit_name: the gateway's systemd unit
     + openclaw_bin, node_bin_dir: the installed ``openclaw`` and the directory holding its ``node``
+    + kept_as: where the state dir it replaces goes, e.g. ``<state_dir>.pre-restore-<time>``; must not exist
     + log_files: the files under ``state_dir`` the service appends its output to. An archive holds no logs
       (OpenClaw skips them): the current ones are carried over, so the history survives and systemd does not
       create them root's when the unit starts
@@ -230,7 +237,10 @@ def backup_restored(
             f"{archive} was taken from {manifest.state_dir}, not from this gateway's {state_dir}: restore a backup "
             "of this gateway (another gateway's or profile's state would replace its own)"
         )
-    moved_aside = f"{state_dir}.pre-restore-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
+    _check_absolute(kept_as=kept_as)
+    if posixpath.dirname(kept_as) != posixpath.dirname(state_dir) or kept_as == state_dir:
+        raise OperationValueError(f"kept_as {kept_as!r} must be a new name beside {state_dir}")
+    moved_aside = kept_as
     directory = posixpath.dirname(archive)
     staging = posixpath.join(directory, ".restore")
     restored = posixpath.join(staging, manifest.archive_root, "payload/posix" + state_dir)

@@ -238,9 +238,9 @@ def contained_verified(units: list[str], ports: list[int]) -> Generator[StringCo
     problems = [f"{unit} is running" for unit in units if running.get(unit)]
     problems += [f"{unit} is enabled at boot" for unit in units if enabled.get(unit)]
     problems += [
-        f"{socket.address}:{socket.port} is listened on by {socket.process or 'an unknown process'}"
-        for socket in sockets
-        if socket.port in wanted
+        f"{socket['address']}:{socket['port']} is listened on by {socket['process'] or 'an unknown process'}"
+        for socket in as_printed(sockets)  # the records as JSON, as every check reads them
+        if socket["port"] in wanted
     ]
     if problems:
         yield StringCommand("echo", quoted("not contained: " + "; ".join(problems)), ">&2;", "exit 1")

@@ -10,7 +10,7 @@ echo "==> mypy"
 bash scripts/typecheck.sh
 echo "==> pytest"
 set +e
-.venv/bin/pytest "$@"
+.venv/bin/pytest --durations=25 "$@"
 status=$?
 set -e
 if [[ $status -eq 5 ]]; then

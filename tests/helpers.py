@@ -124,3 +124,15 @@ def install_project(host: SandboxHost, scratch: Path, target: str) -> None:
         f"{target}/deploys/",
         timeout=600,
     )
+
+
+def status_with_token(host: SandboxHost, port: int, token: str) -> str:
+    """The HTTP status of an authenticated request to the gateway on ``port`` (``POST /tools/invoke``, which
+    always takes the gateway's auth): the header read by curl from stdin, never on a command line."""
+    result = subprocess.run(
+        [*host.root_shell_args(),
+         "curl -s -o /dev/null -w '%{http_code}' -H @- -H 'Content-Type: application/json' "
+         f"-d '{{\"tool\": \"no-such-tool\"}}' http://127.0.0.1:{port}/tools/invoke"],
+        input=f"Authorization: Bearer {token}\n", capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    return result.stdout.strip()

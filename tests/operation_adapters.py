@@ -17,9 +17,11 @@ from pyinfra.api.operation import operation
 from pyinfra.context import ctx_host, ctx_state, host
 
 from openclaw_infra.facts.batch import FactBatch
+from openclaw_infra.gateway_paths import GatewayPaths
 from openclaw_infra.host_settings import HostSettings
 from openclaw_infra.operations import gateway_container as gateway_container_operations
-from openclaw_infra.operations import preflight, secret_files, verification, vm_addresses
+from openclaw_infra.operations import openclaw_upgrade, preflight, secret_files, verification, vm_addresses
+from openclaw_infra.operations.openclaw_upgrade import UpgradedGateway
 from openclaw_infra.settings import Settings, VmHost
 from openclaw_infra.vm_host_settings import VmHostSettings
 
@@ -137,3 +139,46 @@ def container_host_verified_after_the_run(settings: dict[str, Any], secrets: dic
     """As the deploy runs it (``_executing_with_plain_facts``)."""
     with _executing_with_plain_facts():
         yield from verification.container_host_verified._inner(host_settings=_host_settings(settings, secrets))
+
+
+def _upgraded_gateways(gateways: list[dict[str, Any]], settings: dict[str, Any]) -> list[UpgradedGateway]:
+    """Each ``{"index": i, "archive": path|None}`` as the deploy builds it from the settings' gateway ``i``."""
+    model = Settings.model_validate(settings)
+    return [
+        UpgradedGateway(
+            paths=GatewayPaths(model, model.gateways[item["index"]]),
+            port=model.gateways[item["index"]].port,
+            pre_upgrade_archive=item["archive"],
+        )
+        for item in gateways
+    ]
+
+
+@operation()
+def upgrade_healthy_or_rolled_back(
+    version: str, prefix: str, previous_release: str | None, gateways: list[dict[str, Any]], settings: dict[str, Any]
+) -> Generator[Any]:
+    """While the deploy is planned."""
+    yield from openclaw_upgrade.upgrade_healthy_or_rolled_back._inner(
+        version=version, prefix=prefix, previous_release=previous_release,
+        gateways=_upgraded_gateways(gateways, settings),
+    )  # fmt: skip
+
+
+@operation()
+def upgrade_healthy_or_rolled_back_after_the_run(
+    version: str, prefix: str, previous_release: str | None, gateways: list[dict[str, Any]], settings: dict[str, Any]
+) -> Generator[Any]:
+    """As the deploy runs it (``_executing_with_plain_facts``), after the restarts."""
+    with _executing_with_plain_facts():
+        yield from openclaw_upgrade.upgrade_healthy_or_rolled_back._inner(
+            version=version, prefix=prefix, previous_release=previous_release,
+            gateways=_upgraded_gateways(gateways, settings),
+        )  # fmt: skip
+
+
+@operation(is_idempotent=True)
+def contained_verified_after_the_run(units: list[str], ports: list[int]) -> Generator[Any]:
+    """As the run executes it (``_executing_with_plain_facts``)."""
+    with _executing_with_plain_facts():
+        yield from verification.contained_verified._inner(units=units, ports=ports)

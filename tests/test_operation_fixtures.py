@@ -31,6 +31,15 @@ ADAPTED = {
     "vm_addresses.vm_addresses_after_the_run": ("tests", "operation_adapters.vm_addresses_after_the_run"),
     "gateway_container.gateway_container": ("tests", "operation_adapters.gateway_container"),
     "verification.container_host_verified": ("tests", "operation_adapters.container_host_verified"),
+    "verification.contained_verified_after_the_run": ("tests", "operation_adapters.contained_verified_after_the_run"),
+    "openclaw_upgrade.upgrade_healthy_or_rolled_back": (
+        "tests",
+        "operation_adapters.upgrade_healthy_or_rolled_back",
+    ),
+    "openclaw_upgrade.upgrade_healthy_or_rolled_back_after_the_run": (
+        "tests",
+        "operation_adapters.upgrade_healthy_or_rolled_back_after_the_run",
+    ),
     "verification.container_host_verified_after_the_run": (
         "tests",
         "operation_adapters.container_host_verified_after_the_run",

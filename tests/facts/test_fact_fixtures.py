@@ -47,6 +47,8 @@ FACT_MODULES = (
     "docker_containers",
     "docker_networks",
     "nftables",
+    "gateway_backups",
+    "gateway_sessions",
 )
 # Real-output files of the tools these facts read (netstat is not read: lsof covers macOS).
 REAL_OUTPUT_PREFIXES = (

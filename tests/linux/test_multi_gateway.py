@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from sandbox_hosts import SandboxHost
-from tests.helpers import PROJECT_ROOT, PYINFRA, VERIFIED, changed_operations, run_pyinfra
+from tests.helpers import PROJECT_ROOT, PYINFRA, VERIFIED, changed_operations, run_pyinfra, status_with_token
 
 pytestmark = pytest.mark.sandbox
 
@@ -76,18 +76,6 @@ def gateways_data(names: list[str]) -> list[str]:
 
 def deploy(host: SandboxHost, names: list[str]) -> subprocess.CompletedProcess[str]:
     return run_pyinfra([host], *gateways_data(names), "--json", DEPLOY, env=ENV)
-
-
-def status_with_token(host: SandboxHost, port: int, token: str) -> str:
-    """The HTTP status of an authenticated request to the gateway on ``port`` (``POST /tools/invoke``, which
-    always takes the gateway's auth): the header read by curl from stdin, never on a command line."""
-    result = subprocess.run(
-        [*host.root_shell_args(),
-         "curl -s -o /dev/null -w '%{http_code}' -H @- -H 'Content-Type: application/json' "
-         f"-d '{{\"tool\": \"no-such-tool\"}}' http://127.0.0.1:{port}/tools/invoke"],
-        input=f"Authorization: Bearer {token}\n", capture_output=True, text=True, timeout=60, check=True,
-    )  # fmt: skip
-    return result.stdout.strip()
 
 
 def readable_by(host: SandboxHost, user: str, path: str) -> bool:

@@ -74,10 +74,12 @@ def vm_host_data(workdir: Path, **vm: Any) -> dict[str, Any]:
     }
 
 
-def deploy(data: dict[str, Any], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def deploy(
+    data: dict[str, Any], *args: str, check: bool = True, deploy_file: str = "deploys/vm_host.py"
+) -> subprocess.CompletedProcess[str]:
     environment = {**os.environ, "OPENCLAW_TEST_VM_HOST_DATA": json.dumps(data), "OP_VMHOST_TEST_TOKEN": "op-token"}
     result = subprocess.run(
-        [PYINFRA, *args, str(INVENTORY), "deploys/vm_host.py"],
+        [PYINFRA, *args, str(INVENTORY), deploy_file],
         capture_output=True, text=True, cwd=PROJECT_ROOT, env=environment, timeout=300, check=False,
     )  # fmt: skip
     if check and result.returncode != 0:
@@ -85,9 +87,9 @@ def deploy(data: dict[str, Any], *args: str, check: bool = True) -> subprocess.C
     return result
 
 
-def changed_operations(data: dict[str, Any]) -> list[str]:
+def changed_operations(data: dict[str, Any], deploy_file: str = "deploys/vm_host.py") -> list[str]:
     """Run the deploy; the operations pyinfra reports as having changed the host."""
-    output = deploy(data, "-y", "--json").stdout
+    output = deploy(data, "-y", "--json", deploy_file=deploy_file).stdout
     results = json.loads(output)["results"]["operations"]
     assert all(not operation["error"] for operation in results), results
     return changed_by(output)
@@ -192,6 +194,17 @@ def test_vm_lifecycle_on_a_real_libvirtd(daemon_and_workdir: tuple[LibvirtDaemon
     assert changed_operations(more_cpus) == []
     after = drift_check(more_cpus)
     assert after.returncode == 0, after.stdout + after.stderr
+
+    # Contained (the emergency's stop from the VM host): shut off and autostart off, with no snapshot to wait for;
+    # a second containment changes nothing; the VM host deploy starts it again, autostart back on.
+    contain = "deploys/contain_vms.py"
+    snapshots_before = snapshots()
+    assert changed_operations(more_cpus, contain) == [f"{VM}: shut down, not started at boot"]
+    assert (domain_info("State"), domain_info("Autostart")) == ("shut off", "disable")
+    assert snapshots() == snapshots_before
+    assert changed_operations(more_cpus, contain) == []
+    assert changed_operations(more_cpus) == [f"{VM}: running, autostart on"]
+    assert (domain_info("State"), domain_info("Autostart")) == ("running", "enable")
 
     # Stopped: a snapshot, then shut off (the blank guest ignores ACPI: destroyed after the wait).
     assert changed_operations(vm_host_data(workdir, cpus=2, state="stopped")) == [f"{VM}: stopped, autostart on"]
