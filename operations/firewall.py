@@ -103,8 +103,9 @@ def ufw_firewall(
             "gateway_allowed_sources; then deploy again."
         )
     present = {key for rule in rules if (key := _rule_key(rule))}
-    # Foreign rules go first, by number and highest first, so the numbers still to delete do not shift; then
-    # ours are added, and only then our stale ones deleted (by their spec), so a moved SSH port is never closed.
+    # Foreign rules and a containment's deny rules go first, by number and highest first, so the numbers still to
+    # delete do not shift; then ours are added, and only then our stale ones deleted (by their spec), so a moved
+    # SSH port is never closed.
     numbers = [rule.number for rule in exposing]
     numbers += [number for number, rule in enumerate(rules, start=1) if _is_containment(rule)]
     commands = [_numbered_delete(number) for number in sorted(numbers, reverse=True)]

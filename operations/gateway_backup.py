@@ -35,7 +35,8 @@ from openclaw_infra.quoting import quoted
 SUFFIX = ".tar.gz"
 # <service>-<UTC time>-<why>.tar.gz: names sort by time, and say which gateway and what took them.
 _NAME = re.compile(r"^(?P<service>[A-Za-z0-9_.-]+)-(?P<time>\d{8}T\d{6}Z)-(?P<reason>[a-z][a-z-]*)\.tar\.gz$")
-REASONS = ("manual", "pre-upgrade", "pre-config", "pre-restore")
+# What took an archive. Audit bundles (``-audit``) share the directory but are neither restored nor pruned.
+REASONS = ("manual", "pre-upgrade", "pre-config")
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -52,7 +53,7 @@ def archive_name(service: str, reason: str, now: datetime) -> str:
 def archive_service(name: str) -> str | None:
     """The gateway (service name) an archive named by ``archive_name`` belongs to; None for any other name."""
     match = _NAME.match(name)
-    return match.group("service") if match else None
+    return match.group("service") if match and match.group("reason") in REASONS else None
 
 
 def _openclaw_as_user(user: str, state_dir: str, openclaw_bin: str, node_bin_dir: str) -> StringCommand:
@@ -73,8 +74,8 @@ def _check_absolute(**paths: str) -> None:
 def archive_commands(
     archive: str, state_dir: str, user: str, openclaw_bin: str, node_bin_dir: str, keep: int
 ) -> list[StringCommand]:
-    """The commands that write ``archive`` (root's, 600, in its 700 directory) and keep the newest ``keep``.
-    Shared by the upgrade's rollback, which needs the archive it restores from to exist first."""
+    """The commands that write ``archive`` (root's, 600, in its 700 directory) and keep the newest ``keep``
+    archives of its gateway (whatever took them; audit bundles are not counted)."""
     directory, name = posixpath.split(archive)
     service = _NAME.match(name)
     if not service:
@@ -83,7 +84,7 @@ def archive_commands(
     partial = quoted(f"{archive}.partial")
     # The service name's characters are letters, digits, '_', '-' and '.': only '.' needs escaping (as "[.]").
     escaped = service.group("service").replace(".", "[.]")
-    pattern = quoted(f"^{escaped}-[0-9]{{8}}T[0-9]{{6}}Z-[a-z-]+[.]tar[.]gz$")
+    pattern = quoted(f"^{escaped}-[0-9]{{8}}T[0-9]{{6}}Z-({'|'.join(REASONS)})[.]tar[.]gz$")
     directories = StringCommand(
         "install -d -m 700 -o root -g root", quoted(posixpath.dirname(directory)), quoted(directory)
     )

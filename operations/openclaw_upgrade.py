@@ -118,7 +118,8 @@ def upgrade_healthy_or_rolled_back(
     message = (
         f"upgrade to OpenClaw {version} failed its health check ({reasons}); rolled back to "
         f"{posixpath.basename(previous_release)} and the pre-upgrade config. {version} is kept in "
-        f"{prefix}-{version} for inspection"
+        f"{prefix}-{version} for inspection. Fix: pin the release that runs (openclaw_openclaw.version) or one "
+        "that works; until then every deploy tries this upgrade again"
     )
     # One command: pyinfra shows the output of the command that fails, so the failed release's evidence (read
     # before the restart) is printed with the rollback's outcome at the end.

@@ -70,7 +70,8 @@ def test_archive_names_say_their_gateway_and_refuse_others() -> None:
     )
     assert name == "openclaw-gateway-wa-20261205T170102Z-pre-upgrade.tar.gz"
     assert gateway_backup.archive_service(name) == "openclaw-gateway-wa"
-    for other in ("latest.tar.gz", "../openclaw-gateway-20261205T170102Z-manual.tar.gz", name + ".partial"):
+    audit = "openclaw-gateway-20261205T170102Z-audit.tar.gz"  # an audit bundle is not a backup to restore
+    for other in ("latest.tar.gz", "../openclaw-gateway-20261205T170102Z-manual.tar.gz", name + ".partial", audit):
         assert gateway_backup.archive_service(other) is None, other
     with pytest.raises(ValueError, match="not one of"):
         gateway_backup.archive_name("openclaw-gateway", "nightly", datetime.now(UTC))
