@@ -61,7 +61,8 @@ LINUX_SYSTEMD_DEPLOYS = ("deploys/docker_isolation.py", "deploys/linux_vm.py")
 def host_base(settings: Settings) -> tuple[OperationMeta, OperationMeta, PendingUpgrade | None]:
     """Everything the gateways of a host share: checks, packages, Node, Docker, OpenClaw and the service users.
     Returns the Node and OpenClaw operations, whose changes restart every gateway, and the upgrade under way
-    (each gateway's state archived before it). OpenClaw is installed, not yet switched in (``release_in_use``)."""
+    (each gateway's state archived before it). An upgraded OpenClaw is installed, not yet switched in
+    (``release_in_use``)."""
     preflight.host_ready(name="Check the host can carry the OpenClaw settings", settings=settings)
     packages = [*BASE_PACKAGES, *(SANDBOX_PACKAGES if settings.docker_sandbox else [])]
     system_packages.debian_packages(name="Base packages", packages=packages)
@@ -69,8 +70,9 @@ def host_base(settings: Settings) -> tuple[OperationMeta, OperationMeta, Pending
     if settings.docker_sandbox:
         agent_sandbox(settings)
     upgrade = gateway_lifecycle.backed_up_before_upgrade(settings)
-    # Installed beside the release in use: each gateway's config is checked by it before it is switched in.
-    openclaw = pinned_openclaw(settings, switch=False)
+    # An upgrade installs beside the release in use, and each gateway's config is checked by the new release before
+    # it is switched in. A first install (or a reinstall) switches at once: there is nothing to keep running.
+    openclaw = pinned_openclaw(settings, switch=upgrade is None)
     for user in settings.users:
         service_account.service_account(
             name=f"Service user {user}", user=user, home=settings.home_of(user), docker_access=settings.docker_sandbox
@@ -275,7 +277,7 @@ def linux_gateway() -> None:
         name="Gateways no longer in the settings: stopped and removed, their state kept",
         kept_units=[GatewayPaths(settings, gateway).unit_name for gateway in settings.gateways],
     )
-    release = openclaw_package.release_dir(settings.openclaw.prefix, settings.openclaw.version)
+    release = openclaw_package.release_dir(settings.openclaw.prefix, settings.openclaw.version) if upgrade else None
     changed_files = {
         gateway.service_name: gateway_files(host_settings, gateway, upgrade is not None, validating_release=release)
         for gateway in settings.gateways
