@@ -30,6 +30,7 @@ from pyinfra.facts.files import Directory, FindFiles
 
 from openclaw_infra.facts.batch import read_facts
 from openclaw_infra.facts.gateway_backups import BackupArchiveManifest
+from openclaw_infra.operations.openclaw_package import SYSTEM_PATH
 from openclaw_infra.quoting import quoted
 
 SUFFIX = ".tar.gz"
@@ -37,7 +38,6 @@ SUFFIX = ".tar.gz"
 _NAME = re.compile(r"^(?P<service>[A-Za-z0-9_.-]+)-(?P<time>\d{8}T\d{6}Z)-(?P<reason>[a-z][a-z-]*)\.tar\.gz$")
 # What took an archive. Audit bundles (``-audit``) share the directory but are neither restored nor pruned.
 REASONS = ("manual", "pre-upgrade", "pre-config")
-SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 def archive_name(service: str, reason: str, now: datetime) -> str:
