@@ -46,27 +46,30 @@ class GatewayHealth(JsonRecord):
 _LOOP = """\
 start=$(date +%s); waited=0; why=
 if [ -n "$unit" ]; then
-  state() { systemctl show -p ActiveState -p SubState -p NRestarts -p MainPID -p CPUUsageNSec -- "$unit"; }
-  field() { printf '%s\\n' "$st" | sed -n "s/^$1=//p"; }
-  st=$(state); first_pid=$(field MainPID); first_restarts=$(field NRestarts); cpu=$(field CPUUsageNSec); moved=0
+  state() {
+    ActiveState= SubState= NRestarts= MainPID= CPUUsageNSec=
+    eval "$(systemctl show -p ActiveState -p SubState -p NRestarts -p MainPID -p CPUUsageNSec -- "$unit" \\
+      | sed -n 's/^\\([A-Za-z]*\\)=\\([A-Za-z0-9-]*\\)$/\\1=\\2/p')"
+  }
+  state; first_pid=$MainPID; first_restarts=$NRestarts; cpu=$CPUUsageNSec; moved=0
 fi
 while :; do
   out=$(curl -sS --max-time 2 "$url" 2>&1) && { echo "$(( $(date +%s) - start )) $out"; exit 0; }
   waited=$(( $(date +%s) - start ))
   if [ -n "$unit" ]; then
-    st=$(state)
-    case "$(field ActiveState)/$(field SubState)" in
+    state
+    case "$ActiveState/$SubState" in
       active/*|reloading/*) ;;
-      *) why="unit $(field ActiveState) ($(field SubState))"; break ;;
+      *) why="unit $ActiveState ($SubState)"; break ;;
     esac
-    if [ "$(field MainPID)" != "$first_pid" ] || [ "$(field NRestarts)" != "$first_restarts" ]; then
-      why="unit restarted (NRestarts $first_restarts -> $(field NRestarts))"; break
+    if [ "$MainPID" != "$first_pid" ] || [ "$NRestarts" != "$first_restarts" ]; then
+      why="unit restarted (NRestarts $first_restarts -> $NRestarts)"; break
     fi
-    holder=$(ss -Hltnp "sport = :$port" 2>/dev/null | sed -n 's/.*pid=\\([0-9]*\\),.*/\\1/p' | head -n 1)
+    holder=$(ss -Hltnp "sport = :$port" 2>/dev/null | sed -n '/pid=/{s/.*pid=\\([0-9]*\\),.*/\\1/p;q;}')
     if [ -n "$holder" ] && ! grep -q "/$unit\\$" "/proc/$holder/cgroup" 2>/dev/null; then
       why="port $port is held by $(cat "/proc/$holder/comm" 2>/dev/null) (pid $holder), not $unit"; break
     fi
-    now=$(field CPUUsageNSec)
+    now=$CPUUsageNSec
     [ "$now" != "$cpu" ] && { cpu=$now; moved=$waited; }
     if [ $waited -ge $wait ]; then
       [ $(( waited - moved )) -ge $stall ] && { why="no CPU progress for ${stall}s"; break; }

@@ -118,6 +118,8 @@ def test_default_unit_exec_start_and_environment() -> None:
     assert env["OPENCLAW_SYSTEMD_UNIT"] == "openclaw-gateway.service"
     assert env["OPENCLAW_STATE_DIR"] == "/home/openclaw/.openclaw"
     assert env["XDG_CACHE_HOME"] == "/var/cache/openclaw-gateway"
+    # Outside PrivateTmp's /tmp, so a restart finds OpenClaw's code compiled.
+    assert env["NODE_COMPILE_CACHE"] == "/var/cache/openclaw-gateway/node-compile-cache"
     assert "OPENCLAW_PROFILE" not in env
     assert not any("TOKEN" in key for key in env), "secrets belong in the root-only EnvironmentFile"
 
@@ -135,6 +137,7 @@ def test_profile_unit_has_its_own_name_state_and_cache() -> None:
     # git's global config per profile (the multi-gateway guide), where the hidden home does not hide it.
     assert env["GIT_CONFIG_GLOBAL"] == "/home/openclaw/.openclaw-work/.gitconfig"
     assert values(text, "Service", "CacheDirectory") == ["openclaw-gateway-work"]
+    assert env["NODE_COMPILE_CACHE"] == "/var/cache/openclaw-gateway-work/node-compile-cache"
     assert "/home/openclaw/.openclaw-work" in values(text, "Service", "BindPaths")
 
 
