@@ -35,7 +35,8 @@ from pathlib import Path
 
 import sandbox_hosts as sandbox
 from openclaw_infra.deploys.linux_gateway import BASE_PACKAGES
-from openclaw_infra.operations.openclaw_package import PACKAGE, SYSTEM_PATH
+from openclaw_infra.gateway_paths import SYSTEM_PATH
+from openclaw_infra.operations.openclaw_package import PACKAGE
 from openclaw_infra.settings import NodeRuntime, OpenClawPackage
 from sandbox_hosts import SandboxHost, mirror_service
 

@@ -14,9 +14,8 @@ from typing import Any
 
 from pyinfra.api.command import StringCommand
 
+from openclaw_infra.gateway_paths import SYSTEM_PATH
 from openclaw_infra.quoting import quoted
-
-SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 @dataclasses.dataclass(frozen=True)

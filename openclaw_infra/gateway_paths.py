@@ -15,6 +15,9 @@ SECRETS_DIR = "/etc/openclaw"
 # The service's stdout and stderr, appended by systemd (StandardOutput=/StandardError=append:).
 LOG_FILE_NAMES = ("gateway.log", "gateway.err.log")
 SYSTEMD_DIR = "/etc/systemd/system"
+# A Linux root's PATH, after the pinned Node's directory: npm and OpenClaw find `node` on PATH (`#!/usr/bin/env node`),
+# so the pinned one must come first.
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 LAUNCH_DAEMONS_DIR = "/Library/LaunchDaemons"
 
 

@@ -30,7 +30,7 @@ from pyinfra.facts.files import Directory, FindFiles
 
 from openclaw_infra.facts.batch import read_facts
 from openclaw_infra.facts.gateway_backups import BackupArchiveManifest
-from openclaw_infra.operations.openclaw_package import SYSTEM_PATH
+from openclaw_infra.gateway_paths import SYSTEM_PATH
 from openclaw_infra.quoting import quoted
 
 SUFFIX = ".tar.gz"

@@ -22,12 +22,11 @@ from pyinfra.facts.files import Link
 
 from openclaw_infra.facts.batch import read_facts
 from openclaw_infra.facts.installed_versions import OpenClawVersion
+from openclaw_infra.gateway_paths import SYSTEM_PATH
 from openclaw_infra.operations.node_runtime import switch_link
 from openclaw_infra.quoting import quoted, shell_word
 
 PACKAGE = "openclaw"
-# npm and OpenClaw's install script find `node` on PATH (`#!/usr/bin/env node`); the pinned one must come first.
-SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 _PINNED_VERSION = re.compile(r"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$")
 
