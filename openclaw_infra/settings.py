@@ -637,6 +637,67 @@ class DriftSchedule(_Model):
         return {"Minute": self.minute} if self.hour is None else {"Hour": self.hour, "Minute": self.minute}
 
 
+# Tailscale's policy names: a tag, a group, an autogroup, or a user's login (name@domain).
+TAILSCALE_TAG = re.compile(r"tag:[A-Za-z0-9][A-Za-z0-9-]*")
+TAILSCALE_PRINCIPAL = re.compile(r"(tag|group|autogroup):[A-Za-z0-9][A-Za-z0-9-]*|[A-Za-z0-9._+-]+@[A-Za-z0-9.-]+")
+TailscaleTag = Annotated[str, _name_rule(TAILSCALE_TAG, "a Tailscale tag", 'write e.g. "tag:openclaw".')]
+TailscalePrincipal = Annotated[
+    str,
+    _name_rule(
+        TAILSCALE_PRINCIPAL,
+        "a Tailscale tag, group, autogroup or user",
+        'write e.g. "autogroup:member", "group:admins", "tag:laptops" or "alice@example.com".',
+    ),
+]
+TailscaleSshUser = Annotated[
+    str,
+    _name_rule(
+        re.compile(r"autogroup:nonroot|root|[a-z_][a-z0-9_-]*"),
+        "an account",
+        'write e.g. "autogroup:nonroot" or "root".',
+    ),
+]
+# The ports Tailscale Serve accepts for HTTPS.
+TAILSCALE_SERVE_HTTPS_PORTS = (443, 8443, 10000)
+
+
+class Tailscale(_Model):
+    """The gateway's host on a tailnet, as the guide's "Tailscale ACLs" section sets it up: tagged, reachable only
+    from ``clients``, and with no grant from its tag to anything (a compromised agent cannot move sideways)."""
+
+    tag: TailscaleTag = "tag:openclaw"
+    # Who may own (apply) the tag.
+    tag_owners: list[TailscalePrincipal] = Field(default_factory=lambda: ["autogroup:admin"], min_length=1)
+    # Who may reach the host: the Serve port, the gateway port of a tailnet-bound gateway, and Tailscale SSH.
+    clients: list[TailscalePrincipal] = Field(default_factory=lambda: ["autogroup:member"], min_length=1)
+    # The accounts Tailscale SSH lets the clients log in as, each session re-checked ("check").
+    ssh_users: list[TailscaleSshUser] = Field(default_factory=lambda: ["autogroup:nonroot", "root"])
+    # Tailscale Serve's HTTPS port in front of the first gateway on loopback; None: no Serve.
+    serve_https_port: int | None = 8443
+
+    @field_validator("clients")
+    @classmethod
+    def _clients_are_not_the_gateway(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        tag = info.data.get("tag")
+        if tag in value:
+            raise _fail(
+                f"clients holds the gateway's own tag {tag!r}: the policy would grant the tag access to itself, "
+                "an outbound grant from the gateway.",
+                "list only the users, groups or tags that reach the gateway.",
+            )
+        return value
+
+    @field_validator("serve_https_port")
+    @classmethod
+    def _serve_port(cls, value: int | None) -> int | None:
+        if value is not None and value not in TAILSCALE_SERVE_HTTPS_PORTS:
+            raise _fail(
+                f"serve_https_port {value} is not a port Tailscale Serve offers HTTPS on.",
+                f"use one of {', '.join(map(str, TAILSCALE_SERVE_HTTPS_PORTS))}, or null for no Serve.",
+            )
+        return value
+
+
 Hypervisor = Literal["libvirt", "multipass", "utm", "lume", "parallels"]
 # Hypervisors of a Mac whose guests are macOS: Apple's licence allows two such VMs per Mac, besides the host's own.
 MACOS_HYPERVISORS = ("lume", "parallels")
@@ -898,6 +959,8 @@ class Settings(_Model):
     drift_schedule: DriftSchedule = Field(default_factory=DriftSchedule)
     # Only read on a VM host (deploys/vm_host.py and inventories/vms.py): its hypervisor and VMs.
     vm_host: VmHost | None = None
+    # The host on a tailnet (the guide's "Tailscale ACLs"); None: no Tailscale.
+    tailscale: Tailscale | None = None
 
     @field_validator("secrets")
     @classmethod
