@@ -672,19 +672,22 @@ class Tailscale(_Model):
     clients: list[TailscalePrincipal] = Field(default_factory=lambda: ["autogroup:member"], min_length=1)
     # The accounts Tailscale SSH lets the clients log in as, each session re-checked ("check").
     ssh_users: list[TailscaleSshUser] = Field(default_factory=lambda: ["autogroup:nonroot", "root"])
-    # Tailscale Serve's HTTPS port in front of the first gateway on loopback; None: no Serve.
+    # Tailscale Serve's HTTPS port, which the policy opens to the clients (Serve itself is not set up yet); None:
+    # no Serve.
     serve_https_port: int | None = 8443
 
     @field_validator("clients")
     @classmethod
     def _clients_are_not_the_gateway(cls, value: list[str], info: ValidationInfo) -> list[str]:
         tag = info.data.get("tag")
-        if tag in value:
-            raise _fail(
-                f"clients holds the gateway's own tag {tag!r}: the policy would grant the tag access to itself, "
-                "an outbound grant from the gateway.",
-                "list only the users, groups or tags that reach the gateway.",
-            )
+        # autogroup:tagged is every tagged device, the gateway's own host among them.
+        for own in (tag, "autogroup:tagged"):
+            if own in value:
+                raise _fail(
+                    f"clients holds {own!r}, which includes the gateway's own tag {tag!r}: the policy would grant "
+                    "the gateway's host access to itself, an outbound grant from it.",
+                    "list only the users, groups or tags that reach the gateway.",
+                )
         return value
 
     @field_validator("serve_https_port")

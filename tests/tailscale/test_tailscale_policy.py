@@ -133,7 +133,8 @@ def test_the_checks_catch_what_the_guide_forbids(bad_rule: dict[str, Any], compl
 @pytest.mark.parametrize(
     ("tailscale", "message"),
     [
-        ({"clients": ["tag:openclaw"]}, "clients holds the gateway's own tag 'tag:openclaw'"),
+        ({"clients": ["tag:openclaw"]}, "clients holds 'tag:openclaw', which includes the gateway's own tag"),
+        ({"clients": ["autogroup:tagged"]}, "clients holds 'autogroup:tagged', which includes the gateway's own tag"),
         ({"clients": ["*"]}, "is not a Tailscale tag, group, autogroup or user"),
         ({"tag": "openclaw"}, "is not a Tailscale tag"),
         ({"serve_https_port": 9000}, "serve_https_port 9000 is not a port Tailscale Serve offers HTTPS on"),
