@@ -652,7 +652,8 @@ TailscalePrincipal = Annotated[
 TailscaleSshUser = Annotated[
     str,
     _name_rule(
-        re.compile(r"autogroup:nonroot|root|[a-z_][a-z0-9_-]*"),
+        # Tailscale's "every non-root account", or an account name by the rule SafeName's accounts follow.
+        re.compile(rf"autogroup:nonroot|{SAFE_NAME.pattern}"),
         "an account",
         'write e.g. "autogroup:nonroot" or "root".',
     ),
