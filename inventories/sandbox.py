@@ -38,6 +38,9 @@ sandbox = checked_hosts(
                 "openclaw_isolation": "linux-vm",
                 # nodejs.org is out of reach here: the harness serves the same tarball layout from the npm registry.
                 "openclaw_node": {"tarball_base_url": mirror_service.BASE_URL},
+                # The real registry's packages through the harness's cache (sandbox_hosts/npm_cache.py): each
+                # tarball is downloaded once per machine, not once per host.
+                "openclaw_openclaw": {"npm_registry": mirror_service.NPM_REGISTRY_URL},
                 "openclaw_secrets": _secrets,
             },
         )

@@ -22,9 +22,10 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Literal
+from typing import Literal
 
 from sandbox_hosts import cgroups, config, image, mirror_service, network
+from sandbox_hosts.locks import lock_cooperatively
 
 HOST_NAME = re.compile(r"^[a-z][a-z0-9-]{0,9}$")
 SSH_KEY_NAME = "id_ed25519"
@@ -146,18 +147,6 @@ def ssh_key_path() -> Path:
     return config.STATE_DIR / "ssh" / SSH_KEY_NAME
 
 
-def _lock_cooperatively(lock: IO[str]) -> None:
-    """An exclusive ``flock`` taken by polling: under gevent (pytest imports pyinfra's CLI, which patches the
-    process) the "threads" of ``up_many`` are greenlets, and one blocked in ``flock`` would block the one holding
-    it, deadlocking; ``time.sleep`` yields to the others there and is a plain sleep elsewhere."""
-    while True:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            time.sleep(0.05)
-
-
 def ensure_ssh_key() -> Path:
     """The harness's key pair, made once. Hosts booted in parallel (threads or processes) race here, and ssh-keygen
     fails rather than overwrite: one makes the pair under a lock while the others wait for it."""
@@ -166,7 +155,7 @@ def ensure_ssh_key() -> Path:
         config.state_dir()
         key.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         with (key.parent / ".lock").open("w") as lock:
-            _lock_cooperatively(lock)
+            lock_cooperatively(lock)
             if not key.exists():
                 made = key.with_name(f"{SSH_KEY_NAME}.new")
                 for stale in (made, made.with_name(f"{made.name}.pub")):

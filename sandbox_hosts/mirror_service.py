@@ -18,10 +18,12 @@ import time
 from pathlib import Path
 
 from sandbox_hosts import config, node_mirror
+from sandbox_hosts.locks import held
 
 ADDRESS = str(config.SUBNET.network_address + 1)  # 10.213.0.1
 PORT = 8780
 BASE_URL = f"http://{ADDRESS}:{PORT}"
+NPM_REGISTRY_URL = f"{BASE_URL}/npm"  # npm_cache, served by the same process
 # How a mirror process of this harness shows in the process list (also those of the old in-package location).
 COMMAND_MARKERS = ("sandbox_hosts.node_mirror", "openclaw_infra.sandbox.node_mirror")
 
@@ -112,8 +114,16 @@ def _ensure_address() -> None:
 
 
 def ensure_running() -> str:
-    """Build the mirror if needed (once, ~1 min), serve it in the background, and return its base URL."""
+    """Build the mirror if needed (once, ~1 min), serve it in the background, and return its base URL.
+
+    Several pytest processes of one run (scripts/test_lanes.py) may ask at once: one starts it under a lock while
+    the others wait, so none replaces a mirror another has just started."""
     node_mirror.build()
+    with held(config.run_dir() / ".node-mirror.lock"):
+        return _ensure_serving()
+
+
+def _ensure_serving() -> str:
     _ensure_address()
     if _own_pid() is not None and _answering():
         return BASE_URL
@@ -141,6 +151,11 @@ def ensure_running() -> str:
 
 
 def stop() -> None:
+    with held(config.run_dir() / ".node-mirror.lock"):
+        _stop_own()
+
+
+def _stop_own() -> None:
     pid = _own_pid()
     if pid is not None:
         _stop(pid)

@@ -7,7 +7,8 @@ docs) and ``npm@<the version that Node release bundles>``, laid out as the offic
 carries, is left out. Both packages are checked against the registry's sha512 integrity before use.
 
 Built once and cached under ``/var/cache/openclaw-infra/node-mirror``; served over HTTP on an address only the
-sandbox hosts reach (their gateway address on the machine), never on 0.0.0.0.
+sandbox hosts reach (their gateway address on the machine), never on 0.0.0.0. The same server answers under
+``/npm/`` as a caching npm registry (``sandbox_hosts.npm_cache``).
 
     python -m sandbox_hosts.node_mirror build [--version 24.21.0] [--arch x64]
     python -m sandbox_hosts.node_mirror serve --address 10.213.1.1 [--port 8081]
@@ -38,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from openclaw_infra.versions import DEFAULT_NODE_VERSION
-from sandbox_hosts import config
+from sandbox_hosts import config, npm_cache
 
 REGISTRY = os.environ.get("NPM_CONFIG_REGISTRY", "https://registry.npmjs.org").rstrip("/")
 MIRROR_DIR = config.CACHE_DIR / "node-mirror"
@@ -232,6 +233,21 @@ def build(version: str = DEFAULT_NODE_VERSION, arch: str = "x64", root: Path = M
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
+    """Node's tarballs from ``directory``; the npm registry's packages under ``/npm/`` (``npm_cache``)."""
+
+    def do_GET(self) -> None:
+        if not self.path.startswith(npm_cache.PREFIX):
+            super().do_GET()
+            return
+        status, content_type, body = npm_cache.answer(
+            self.path, self.headers.get("Accept", ""), f"http://{self.headers.get('Host', '')}"
+        )
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
     def log_message(self, format: str, *args: Any) -> None:
         pass
 

@@ -10,7 +10,12 @@ echo "==> mypy"
 bash scripts/typecheck.sh
 echo "==> pytest"
 set +e
-.venv/bin/pytest --durations=25 "$@"
+if [[ $# -eq 0 ]]; then
+  # The whole suite: sandbox test files two at a time beside the rest (scripts/test_lanes.py says why not xdist).
+  .venv/bin/python scripts/test_lanes.py --lanes "${OPENCLAW_TEST_LANES_COUNT:-2}"
+else
+  .venv/bin/pytest --durations=25 "$@"
+fi
 status=$?
 set -e
 if [[ $status -eq 5 ]]; then

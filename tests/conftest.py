@@ -65,8 +65,9 @@ def sandbox_factory() -> Iterator[SandboxFactory]:
         yield factory
     finally:
         factory.teardown()
-        if not sandbox.list_hosts():
-            # Nothing of this run may keep serving after it: the next run must start its own.
+        if not sandbox.list_hosts() and not os.environ.get("OPENCLAW_TEST_LANES"):
+            # Nothing of this run may keep serving after it: the next run must start its own. With lanes
+            # (scripts/test_lanes.py) other pytest processes still use it; the lanes stop it when all are done.
             mirror_service.stop()
         signal.signal(signal.SIGTERM, previous)
 

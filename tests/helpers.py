@@ -7,9 +7,10 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from openclaw_infra.deploys.linux_gateway import VERIFY_OPERATION
 from openclaw_infra.drift.checks import fact_failures
@@ -20,6 +21,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 VERIFIED = VERIFY_OPERATION
 SANDBOX_INVENTORY = PROJECT_ROOT / "inventories" / "sandbox.py"
 PYINFRA = str(Path(sys.executable).parent / "pyinfra")
+# A deploy of a few sandbox hosts takes 2-5 minutes, beside another test file's; far longer is a hang.
+PYINFRA_TIMEOUT_SECONDS = 900
 
 
 def changed_operations(json_output: str) -> list[str]:
@@ -52,27 +55,42 @@ def run_pyinfra(
     *args: str,
     env: dict[str, str] | None = None,
     check: bool = True,
-    timeout: float = 1800,
+    timeout: float = PYINFRA_TIMEOUT_SECONDS,
 ) -> subprocess.CompletedProcess[str]:
     """``pyinfra inventories/sandbox.py ARGS…`` limited to ``hosts``; returns the finished process.
 
     ``-y`` is added except for ``--dry`` runs: with ``-y`` pyinfra skips change detection, and a dry plan would
-    then always say "no change".
+    then always say "no change". A run still going after ``timeout`` is killed and fails the test with what it had
+    printed, which names the operation it was stuck in.
     """
     run_env = {**os.environ, **(env or {}), "OPENCLAW_SANDBOX_HOSTS": ",".join(host.name for host in hosts)}
     confirm = [] if "--dry" in args else ["-y"]
-    result = subprocess.run(
-        [PYINFRA, *confirm, str(SANDBOX_INVENTORY), *args],
-        capture_output=True,
-        text=True,
-        cwd=PROJECT_ROOT,
-        env=run_env,
-        timeout=timeout,
-        check=False,
-    )
+    command = [PYINFRA, *confirm, str(SANDBOX_INVENTORY), *args]
+    # Files, not pipes: what a killed run printed is still there to read.
+    with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
+        try:
+            finished = subprocess.run(
+                command, stdout=stdout, stderr=stderr, text=True, cwd=PROJECT_ROOT, env=run_env, timeout=timeout,
+                check=False,
+            )  # fmt: skip
+        except subprocess.TimeoutExpired:
+            raise AssertionError(
+                f"pyinfra {' '.join(args)} still ran after {timeout:.0f} s and was killed; the end of its output:\n"
+                f"{_tail(stdout)}\n{_tail(stderr)}"
+            ) from None
+        result = subprocess.CompletedProcess(command, finished.returncode, _read(stdout), _read(stderr))
     if check and result.returncode != 0:
         raise AssertionError(f"pyinfra exited {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}")
     return result
+
+
+def _read(output: IO[str]) -> str:
+    output.seek(0)
+    return output.read()
+
+
+def _tail(output: IO[str], lines: int = 80) -> str:
+    return "\n".join(_read(output).splitlines()[-lines:])
 
 
 FACTS_PACKAGE = "openclaw_infra.facts"

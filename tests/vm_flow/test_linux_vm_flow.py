@@ -22,6 +22,7 @@ import secrets
 import shlex
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -36,8 +37,8 @@ pytestmark = pytest.mark.sandbox
 VM = "ocvm1"
 GATEWAY_PORT = 18789
 LEASE_TIMEOUT = "state lease heartbeat did not become ready"
-# How often a deploy that hit it is run again. Once: a second redeploy rarely helped (CI met two timeouts in a row
-# once), and each costs ~3.5 min of a CI that ran 80 min on a slow day against its 90-min limit.
+# How often a deploy that hit it is run again. Once, and not when the guest is too slow to make it at all: a second
+# redeploy rarely helped (CI met two timeouts in a row once), and each costs ~3.5 min of CI.
 REDEPLOYS = 1
 # OpenClaw 2026.9.6 gives its state-lease worker 5 s (hard-coded) to load and start, while the gateway's main thread
 # is busy starting. Measured in this test's emulated guest on 2026-12-05: Node loaded that worker in 4.4-6.6 s
@@ -74,23 +75,29 @@ def changed(inventory: str, deploy: str, vm_hosts_file: Path) -> list[str]:
     return changed_operations(result.stdout)
 
 
-def gateway_deployed(vm_hosts_file: Path) -> tuple[list[str], str]:
+def gateway_deployed(vm_hosts_file: Path, lease_load_seconds: Callable[[], float]) -> tuple[list[str], str, float]:
     """Run the gateway deploy through the VM inventory; the operations that changed the guest, and "" or, when every
-    run failed on OpenClaw's lease timeout and nothing else, the last run's output. A run that hit it is run again
-    (what an operator does: the redeploy resets the failed unit and starts it), up to ``REDEPLOYS`` times; each
-    failed run's changes are read from its log (a failed run prints no --json results)."""
+    run failed on OpenClaw's lease timeout and nothing else, the last run's output, with the lease worker's load time
+    measured after the last failure. A run that hit it is run again (what an operator does: the redeploy resets the
+    failed unit and starts it), up to ``REDEPLOYS`` times, unless the guest needs more than the whole deadline to
+    load the worker with nothing else running: no redeploy can start it then. Each failed run's changes are read from
+    its log (a failed run prints no --json results)."""
     names: list[str] = []
+    load = 0.0
     for attempt in range(REDEPLOYS + 1):
         result = run(PYINFRA, "-y", "--json", "inventories/vms.py", "deploys/linux_vm.py", vm_hosts_file=vm_hosts_file)
         output = f"{result.stdout}\n{result.stderr}"
         if result.returncode == 0:
-            return [*names, *changed_operations(result.stdout)], ""
+            return [*names, *changed_operations(result.stdout)], "", 0.0
         assert LEASE_TIMEOUT in output, f"deploys/linux_vm.py exited {result.returncode}\n{output}"
         names += changed_operations_logged(result.stderr)
-        print(f"deploys/linux_vm.py: failed with {LEASE_TIMEOUT!r} (attempt {attempt + 1})")
+        load = lease_load_seconds()
+        print(f"deploys/linux_vm.py: failed with {LEASE_TIMEOUT!r} (attempt {attempt + 1}); lease worker: {load:.1f} s")
+        if load > LEASE_DEADLINE_SECONDS:
+            break
     # What failed is the verification alone, after every operation ran.
     assert "verification failed: service openclaw-gateway.service: expected active" in output, output
-    return names, output
+    return names, output, load
 
 
 def lease_worker_load_seconds(host: SandboxHost, address: str, known_hosts: Path) -> float:
@@ -135,10 +142,12 @@ def test_from_an_empty_vm_host_to_a_healthy_gateway_in_a_real_libvirt_guest(
     assert changed("inventories/vm_hosts.py", "deploys/vm_host.py", hosts_file) == []
 
     # 2. The gateway inside, through the inventory that finds the VM and jumps through its host.
-    deployed, lease_failure = gateway_deployed(hosts_file)
-    assert "openclaw-gateway: systemd unit" in deployed and "openclaw-gateway: secrets file" in deployed, deployed
     address = vm_harness.domain_address(host, VM)
     known_hosts = tmp_path / "guest_known_hosts"
+    deployed, lease_failure, load = gateway_deployed(
+        hosts_file, lambda: lease_worker_load_seconds(host, address, known_hosts)
+    )
+    assert "openclaw-gateway: systemd unit" in deployed and "openclaw-gateway: secrets file" in deployed, deployed
     # The token is this VM's own, in a root-only file, and never on the VM host.
     assert inside(host, address, "stat -c '%a %U' /etc/openclaw/secrets.env", known_hosts).split() == ["600", "root"]
     # (The guest's disk holds it, inside the VM; looked for in the VM host's own trees, the value on stdin only.)
@@ -147,12 +156,10 @@ def test_from_an_empty_vm_host_to_a_healthy_gateway_in_a_real_libvirt_guest(
         input=token + "\n", capture_output=True, text=True, timeout=120, check=True,
     )  # fmt: skip
     assert found_on_vm_host.stdout == "", found_on_vm_host.stdout
-    load = 0.0
     if lease_failure:
         # Every run failed on OpenClaw's 5 s lease start and on nothing else. That is this machine's emulation being
         # too slow only if the guest cannot load the lease worker in half the deadline even with nothing else running;
         # a guest that can and still fails is a failure of this test.
-        load = lease_worker_load_seconds(host, address, known_hosts)
         assert load > LEASE_DEADLINE_SECONDS / 2, (
             f"the guest loads OpenClaw's lease worker in {load:.1f} s, yet the gateway never started:\n{lease_failure}"
         )
