@@ -38,6 +38,7 @@ from openclaw_infra.operations import (
     secret_files,
     service_account,
     system_packages,
+    tailscale,
     verification,
 )
 from openclaw_infra.secrets_file import environment_file_content
@@ -265,6 +266,27 @@ def host_firewall(settings: Settings) -> None:
         )
 
 
+def tailnet(host_settings: HostSettings) -> None:
+    """With ``openclaw_tailscale``: the host tagged on its tailnet, and its first gateway served there over HTTPS."""
+    settings = host_settings.settings
+    if settings.tailscale is None:
+        return
+    tag = settings.tailscale.tag
+    tailscale.node_tagged(
+        name=f"Tailscale: this node on its tailnet, tagged {tag}",
+        tag=tag,
+        ssh=bool(settings.tailscale.ssh_users),
+        auth_key=host_settings.tailscale_auth_key,
+    )
+    if settings.tailscale.serve_https_port is not None:
+        gateway = settings.gateways[0]
+        tailscale.gateway_served(
+            name=f"Tailscale Serve: https port {settings.tailscale.serve_https_port} to {gateway.service_name}",
+            https_port=settings.tailscale.serve_https_port,
+            gateway_port=gateway.port,
+        )
+
+
 @deploy("OpenClaw gateway (Linux, systemd)")
 def linux_gateway() -> None:
     # Imported into an operator's own deploy, it still refuses hosts of another model (a Mac, a container).
@@ -292,4 +314,5 @@ def linux_gateway() -> None:
         gateway_maintenance(settings, gateway)
     gateway_lifecycle.upgrade_checked(settings, upgrade, switched)
     host_firewall(settings)
+    tailnet(host_settings)
     verification.host_verified(name=VERIFY_OPERATION, host_settings=host_settings)

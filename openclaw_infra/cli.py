@@ -1,6 +1,7 @@
 """``openclaw-infra``: the project's command line.
 
 openclaw-infra drift INVENTORY [DEPLOY …] [--json] [--all]
+openclaw-infra tailscale-policy INVENTORY [--host NAME]
 """
 
 from __future__ import annotations
@@ -15,7 +16,16 @@ import pyinfra_cli  # noqa: F401
 from pyinfra.api.exceptions import PyinfraError
 from pyinfra_cli.exceptions import UnexpectedExternalError
 
-from openclaw_infra.drift.run import EXIT_UNCHECKED, check_inventory, exit_code, report_json, report_table
+from openclaw_infra.drift.run import (
+    EXIT_UNCHECKED,
+    check_inventory,
+    exit_code,
+    inventory_hosts,
+    report_json,
+    report_table,
+)
+from openclaw_infra.host_settings import validated_settings
+from openclaw_infra.tailscale_policy import inventory_policy
 
 
 def _drift(args: argparse.Namespace) -> int:
@@ -35,6 +45,23 @@ def _drift(args: argparse.Namespace) -> int:
     return exit_code(results)
 
 
+def _tailscale_policy(args: argparse.Namespace) -> int:
+    if args.inventory.endswith(".py") and not Path(args.inventory).is_file():
+        print(f"openclaw-infra tailscale-policy: no inventory file {args.inventory}", file=sys.stderr)
+        return 2
+    try:
+        hosts = inventory_hosts(args.inventory, Path.cwd())
+        settings = validated_settings((host.name, host.data.dict()) for host in hosts)  # type: ignore[no-untyped-call]
+        print(inventory_policy(settings, args.host))
+    except (PyinfraError, ValueError) as error:
+        print(f"openclaw-infra tailscale-policy: {error}", file=sys.stderr)
+        return 2
+    except UnexpectedExternalError as error:
+        print(f"openclaw-infra tailscale-policy: {args.inventory} failed to load: {error.exception!r}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="openclaw-infra", description="pyinfra-openclaw tools")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -48,6 +75,14 @@ def main(argv: list[str] | None = None) -> int:
     drift.add_argument("--json", action="store_true", help="machine-readable report")
     drift.add_argument("--all", action="store_true", help="also list the checks that match")
     drift.set_defaults(func=_drift)
+    policy = commands.add_parser(
+        "tailscale-policy",
+        help="print the tailnet policy file (HuJSON) the inventory's openclaw_tailscale settings need",
+        description="Exit 0: printed. 2: no such inventory, invalid settings, or hosts needing different policies.",
+    )
+    policy.add_argument("inventory", help="pyinfra inventory file, e.g. inventories/hosts.py")
+    policy.add_argument("--host", help="the host whose policy to print, when hosts need different ones")
+    policy.set_defaults(func=_tailscale_policy)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

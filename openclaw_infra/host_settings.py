@@ -5,7 +5,7 @@ Errors name the host, the inventory data key and the fix, for every host at once
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -18,6 +18,7 @@ from openclaw_infra.settings import (
     DATA_PREFIX,
     LIFECYCLE_REQUESTS,
     Gateway,
+    SecretSource,
     Settings,
     data_key,
     data_path,
@@ -61,6 +62,8 @@ class HostSettings:
     secrets_by_gateway: dict[str | None, dict[str, HiddenValue]]
     # macos-vm: the admin password that replaces Lume's default (settings.macos_vm_admin_password), read.
     macos_vm_admin_password: HiddenValue | None = None
+    # The key that logs a host's tailscale in (settings.tailscale.auth_key), read.
+    tailscale_auth_key: HiddenValue | None = None
 
     def secrets_of(self, gateway: Gateway) -> dict[str, HiddenValue]:
         return self.secrets_by_gateway[gateway.profile]
@@ -130,28 +133,55 @@ def _read_secrets(host_name: str, settings: Settings, problems: list[str]) -> di
     return by_gateway
 
 
-def _read_admin_password(host_name: str, settings: Settings, problems: list[str]) -> HiddenValue | None:
-    source = settings.macos_vm_admin_password
+def _read_optional_secret(
+    host_name: str, source: SecretSource | None, where: str, problems: list[str]
+) -> HiddenValue | None:
+    """A secret the settings may name beside the gateways' (``where``: its data key), read; None when not named."""
     if source is None:
         return None
     try:
         return read_secret(source)
     except SecretUnavailable as error:
-        problems.append(f"host {host_name!r}: {data_key('macos_vm_admin_password')}: {error}. Fix: provide it there.")
+        problems.append(f"host {host_name!r}: {where}: {error}. Fix: provide it there.")
         return None
+
+
+def _valid_settings(
+    hosts: Iterable[tuple[str, Mapping[str, Any]]], problems: list[str]
+) -> Iterator[tuple[str, Settings]]:
+    """Each host whose settings are valid, with them; every problem of the others added to ``problems``."""
+    for host_name, data in hosts:
+        settings, host_problems = _problems_of(host_name, data)
+        problems += host_problems
+        if settings is not None:
+            yield host_name, settings
+
+
+def validated_settings(hosts: Iterable[tuple[str, Mapping[str, Any]]]) -> dict[str, Settings]:
+    """Every host's settings validated, without reading any secret; one ``SettingsError`` listing all problems."""
+    problems: list[str] = []
+    result = dict(_valid_settings(hosts, problems))
+    if problems:
+        raise SettingsError(problems)
+    return result
 
 
 def settings_for_hosts(hosts: Iterable[tuple[str, Mapping[str, Any]]]) -> dict[str, HostSettings]:
     """Validate every host's settings and read their secrets; raise one ``SettingsError`` listing all problems."""
     problems: list[str] = []
     result: dict[str, HostSettings] = {}
-    for host_name, data in hosts:
-        settings, host_problems = _problems_of(host_name, data)
-        problems += host_problems
-        if settings is not None:
-            secrets = _read_secrets(host_name, settings, problems)
-            admin_password = _read_admin_password(host_name, settings, problems)
-            result[host_name] = HostSettings(host_name, settings, secrets, admin_password)
+    for host_name, settings in _valid_settings(hosts, problems):
+        secrets = _read_secrets(host_name, settings, problems)
+        admin_password = _read_optional_secret(
+            host_name, settings.macos_vm_admin_password, data_key("macos_vm_admin_password"), problems
+        )
+        auth_key = _read_optional_secret(
+            host_name,
+            settings.tailscale.auth_key if settings.tailscale else None,
+            f"{data_key('tailscale')}.auth_key",
+            problems,
+        )
+        result[host_name] = HostSettings(host_name, settings, secrets, admin_password, auth_key)
     if problems:
         raise SettingsError(problems)
     return result

@@ -673,9 +673,12 @@ class Tailscale(_Model):
     clients: list[TailscalePrincipal] = Field(default_factory=lambda: ["autogroup:member"], min_length=1)
     # The accounts Tailscale SSH lets the clients log in as, each session re-checked ("check").
     ssh_users: list[TailscaleSshUser] = Field(default_factory=lambda: ["autogroup:nonroot", "root"])
-    # Tailscale Serve's HTTPS port, which the policy opens to the clients (Serve itself is not set up yet); None:
-    # no Serve.
+    # Tailscale Serve's HTTPS port: the Linux deploy serves the host's first gateway there (TLS by Tailscale, never
+    # Funnel), and the policy opens it to the clients. None: no Serve.
     serve_https_port: int | None = 8443
+    # A pre-authorised key for a host whose tailscale is not logged in yet (it is read only then, never on a command
+    # line); without one such a host is refused with how to log it in once by hand.
+    auth_key: SecretSource | None = None
 
     @field_validator("clients")
     @classmethod

@@ -7,6 +7,8 @@ the host cannot reach the rest of the tailnet. Tailscale SSH into it is "check" 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from openclaw_infra.rendering import render
 from openclaw_infra.settings import Settings, Tailscale
 
@@ -37,3 +39,22 @@ def policy_text(settings: Settings) -> str:
         ip=[f"tcp:{port}" for port in reachable_ports(settings, tailscale)],
         ssh_users=tailscale.ssh_users,
     )
+
+
+def inventory_policy(settings_by_host: Mapping[str, Settings], host_name: str | None = None) -> str:
+    """The one policy the hosts with ``openclaw_tailscale`` need (or that of ``host_name``); ``ValueError`` when
+    there is none, or when they need different ones (say which host's to print)."""
+    wanted = {name: settings for name, settings in settings_by_host.items() if settings.tailscale is not None}
+    if host_name is not None:
+        if host_name not in wanted:
+            raise ValueError(f"host {host_name!r} is not in the inventory or has no openclaw_tailscale")
+        return policy_text(wanted[host_name])
+    if not wanted:
+        raise ValueError("no host of the inventory has openclaw_tailscale: there is no tailnet policy to write")
+    texts = {name: policy_text(settings) for name, settings in wanted.items()}
+    if len(set(texts.values())) > 1:
+        raise ValueError(
+            f"hosts {', '.join(sorted(texts))} need different policies (their openclaw_tailscale or tailnet-bound "
+            "gateways differ): give them the same settings, or print one host's with --host NAME"
+        )
+    return next(iter(texts.values()))

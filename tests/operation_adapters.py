@@ -20,7 +20,7 @@ from openclaw_infra.facts.batch import FactBatch
 from openclaw_infra.gateway_paths import GatewayPaths
 from openclaw_infra.host_settings import HostSettings
 from openclaw_infra.operations import gateway_container as gateway_container_operations
-from openclaw_infra.operations import openclaw_upgrade, preflight, secret_files, verification, vm_addresses
+from openclaw_infra.operations import openclaw_upgrade, preflight, secret_files, tailscale, verification, vm_addresses
 from openclaw_infra.operations.openclaw_upgrade import UpgradedGateway
 from openclaw_infra.settings import Settings, VmHost
 from openclaw_infra.vm_host_settings import VmHostSettings
@@ -48,6 +48,13 @@ def secret_file_over_sudo(
         yield from secret_file._inner(path=path, content=content, user=user, group=group, mode=mode)
     finally:
         host.current_op_global_arguments = None
+
+
+@operation()
+def node_tagged(tag: str, ssh: bool, auth_key: str | None = None) -> Generator[Any]:
+    """The auth key as the fixture's plain string, wrapped as the deploy wraps it."""
+    hidden = None if auth_key is None else HiddenValue(auth_key)  # type: ignore[no-untyped-call]
+    yield from tailscale.node_tagged._inner(tag=tag, ssh=ssh, auth_key=hidden)
 
 
 def _host_settings(settings: dict[str, Any], secrets: dict[str, str]) -> HostSettings:

@@ -24,6 +24,7 @@ ADAPTED = {
     "preflight.host_ready": ("tests", "operation_adapters.host_ready"),
     "secret_files.secret_file": ("tests", "operation_adapters.secret_file"),
     "secret_files.secret_file_over_sudo": ("tests", "operation_adapters.secret_file_over_sudo"),
+    "tailscale.node_tagged": ("tests", "operation_adapters.node_tagged"),
     "verification.host_verified": ("tests", "operation_adapters.host_verified"),
     "verification.host_verified_after_the_run": ("tests", "operation_adapters.host_verified_after_the_run"),
     "verification.vm_host_verified": ("tests", "operation_adapters.vm_host_verified"),

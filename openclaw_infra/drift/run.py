@@ -302,6 +302,15 @@ def _load_inventory(inventory: str, cwd: Path) -> Any:
     return make_inventory(inventory, cwd=str(cwd))
 
 
+def inventory_hosts(inventory: str, cwd: Path) -> list[Host]:
+    """The hosts ``inventory`` gives, loaded as pyinfra's CLI loads it (nothing connected, nothing checked)."""
+    state = State()
+    state.cwd = str(cwd)
+    config = Config()  # type: ignore[no-untyped-call]  # pyinfra leaves __init__ unannotated
+    with _as_pyinfra_cli(), ctx_state.use(state), ctx_config.use(config):
+        return list(_load_inventory(inventory, cwd))
+
+
 def check_inventory(inventory: str, deploys: Sequence[str], cwd: Path) -> list[HostResult]:
     """Every host of ``inventory`` checked against ``deploys`` and its expected state, in inventory order.
 

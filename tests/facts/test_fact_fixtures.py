@@ -49,6 +49,7 @@ FACT_MODULES = (
     "nftables",
     "gateway_backups",
     "gateway_sessions",
+    "tailscale",
 )
 # Real-output files of the tools these facts read (netstat is not read: lsof covers macOS).
 REAL_OUTPUT_PREFIXES = (
