@@ -84,6 +84,7 @@ def host_base(settings: Settings) -> tuple[OperationMeta, OperationMeta, Pending
         name="Gateway ports: no other process listening beyond loopback",
         units=[f"{gateway.service_name}.service" for gateway in settings.gateways],
         ports=sorted(firewall_policy.gateway_ports(settings)),
+        binds={gateway.port: gateway.bind for gateway in settings.gateways if gateway.bind != "loopback"},
     )
     return node, openclaw, upgrade
 

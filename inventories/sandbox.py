@@ -3,7 +3,9 @@
 Set OPENCLAW_SANDBOX_HOSTS=name1,name2 to limit it to some of them; a name that is not up is an error, never an
 empty run. The gateway token is read from a file the sandbox made (root-only); the inventory only says where it
 is. OPENCLAW_SANDBOX_SECRETS (JSON, the shape of openclaw_secrets) replaces those sources, e.g. for tests that
-plant a canary token. A host booted with `--login sudo-…` is reached as its sudo user with `_sudo`.
+plant a canary token. OPENCLAW_SANDBOX_DATA (a JSON object of openclaw_* settings) is added to every host's
+data, e.g. for tests whose drift checks must see the settings the deploy had (the drift command takes no --data).
+A host booted with `--login sudo-…` is reached as its sudo user with `_sudo`.
 """
 
 import json
@@ -21,6 +23,7 @@ _secrets = (
     if os.environ.get("OPENCLAW_SANDBOX_SECRETS")
     else {"OPENCLAW_GATEWAY_TOKEN": {"file": str(demo_token_path())}}
 )
+_extra_data = json.loads(os.environ.get("OPENCLAW_SANDBOX_DATA") or "{}")
 _up = {sandbox_host.name: sandbox_host for sandbox_host in list_hosts() if sandbox_host.is_alive()}
 _missing = [name for name in _wanted if name not in _up]
 if _missing or not _up:
@@ -42,6 +45,7 @@ sandbox = checked_hosts(
                 # tarball is downloaded once per machine, not once per host.
                 "openclaw_openclaw": {"npm_registry": mirror_service.NPM_REGISTRY_URL},
                 "openclaw_secrets": _secrets,
+                **_extra_data,
             },
         )
         for name, sandbox_host in _up.items()

@@ -22,6 +22,7 @@ from pyinfra.api.facts import FactBase
 
 from openclaw_infra.facts.ufw import UfwRule
 from openclaw_infra.firewall_policy import exposing_rules, gateway_ports
+from openclaw_infra.gateway_binds import BIND_LISTENERS, listens_as_bound
 from openclaw_infra.gateway_paths import GatewayPaths
 from openclaw_infra.host_settings import HostSettings
 from openclaw_infra.operations import agent_sandbox, gateway_service
@@ -252,13 +253,14 @@ def stray_secrets_request(paths: GatewayPaths) -> FactRequest:
 
 
 def serving_checks(gateway: Gateway, health: Any, sockets: Any, other_ports: set[int]) -> list[Check]:
-    """The gateway answering ``/health``, and every port it owns listened on by loopback only (or not at all)."""
+    """The gateway answering ``/health``, its own port listened on where its bind says (loopback unless bound to
+    the LAN or the tailnet) and every other port it owns by loopback only or not at all."""
     answer = f"no answer ({(health or {}).get('answer', 'not read')})"
     checks = [Check(f"health 127.0.0.1:{gateway.port}", "ok", "ok" if health and health["healthy"] else answer)]
     for role, ports in gateway.port_ranges():
         # Another gateway's own port inside this one's CDP range is that gateway's to judge.
         owned = [port for port in ports if port == gateway.port or port not in other_ports]
-        checks.append(listening_check(sockets or [], role, ports, owned))
+        checks.append(listening_check(sockets or [], role, ports, owned, gateway.bind))
     return checks
 
 
@@ -279,22 +281,29 @@ def in_reading_order(per_gateway: Sequence[Sequence[FactRequest]], host: Sequenc
     return list(dict.fromkeys([*health, *host, *rest]))
 
 
-def listening_check(sockets: Sequence[Mapping[str, Any]], role: str, ports: range, owned: Sequence[int]) -> Check:
-    """The gateway's own port must be listened on, by loopback only; its other ports by loopback or nobody."""
+def listening_check(
+    sockets: Sequence[Mapping[str, Any]], role: str, ports: range, owned: Sequence[int], bind: str = "loopback"
+) -> Check:
+    """The gateway's own port must be listened on, by loopback only or, bound to the LAN or the tailnet, also where
+    that bind listens and nowhere wider; its other ports by loopback or nobody."""
     span = f":{ports[0]}" if len(ports) == 1 else f":{ports[0]}-{ports[-1]}"
     name = f"listening {span}" + ("" if role == "gateway" else f" ({role})")
     wanted = set(owned)
+    exposed = role == "gateway" and bind in BIND_LISTENERS
     beyond = sorted(
         {
             f"{socket['address']}:{socket['port']}"
             for socket in sockets
-            if socket["port"] in wanted and not socket["loopback"]
+            if socket["port"] in wanted
+            and not socket["loopback"]
+            and not (exposed and listens_as_bound(str(socket["address"]), bind))
         }
     )
     if role != "gateway":
         return Check(name, "nothing beyond loopback", ", ".join(beyond) or "nothing beyond loopback")
     listened = any(socket["port"] in wanted for socket in sockets)
-    return Check(name, "loopback only", ", ".join(beyond) or ("loopback only" if listened else "nothing"))
+    expected = f"loopback or {BIND_LISTENERS[bind]} (bind {bind})" if exposed else "loopback only"
+    return Check(name, expected, ", ".join(beyond) or (expected if listened else "nothing"))
 
 
 def _sandbox_checks(networks: Any, sandbox_image: Any, loaded: Any, recorded: Any) -> list[Check]:

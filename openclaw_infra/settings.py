@@ -1175,6 +1175,32 @@ class Settings(_Model):
         return self
 
     @model_validator(mode="after")
+    def _exposure_is_known_and_firewalled(self) -> Settings:
+        """A gateway reached from elsewhere listens where the verification and the drift checks can hold it to,
+        behind a firewall that admits only the sources named (the guide's "If You Need LAN Access")."""
+        for index, gateway in enumerate(self.gateways):
+            if gateway.bind in ("auto", "custom"):
+                raise _fail(
+                    f"gateway {gateway.label()} has bind {gateway.bind!r}: where it then listens is not the deploy's "
+                    "to know ('auto' follows where OpenClaw believes it runs, 'custom' a host address the deploy "
+                    "does not manage), so neither the verification nor the drift checks could hold it to anything.",
+                    'use "loopback", "lan" or "tailnet".',
+                    at=("gateways", index, "bind"),
+                )
+            if gateway.bind in ("lan", "tailnet") and not (
+                self.firewall.enabled and self.firewall.gateway_allowed_sources
+            ):
+                raise _fail(
+                    f"gateway {gateway.label()} has bind {gateway.bind!r}, but no firewall admits it to only some "
+                    "sources: every device that reaches the host could reach it.",
+                    f"set {data_key('firewall')}.gateway_allowed_sources to the addresses or networks that may reach "
+                    "it (with the firewall enabled), or bind it to loopback and reach it through SSH or Tailscale "
+                    "Serve.",
+                    at=("gateways", index, "bind"),
+                )
+        return self
+
+    @model_validator(mode="after")
     def _homes_are_separate(self) -> Settings:
         """No home in or around another user's home or an install prefix: the deploy chowns a home to its user
         (who would then own the other user's files, or binaries root runs), and 0700 locks out the others."""

@@ -1,4 +1,5 @@
-"""The ports a gateway owns (its own, the browser's, the CDP range) are reachable from loopback only."""
+"""The ports a gateway owns (its own, the browser's, the CDP range) are reachable from loopback only, but for a
+gateway's own port where its bind (``lan``, ``tailnet``) makes it listen."""
 
 from __future__ import annotations
 
@@ -10,11 +11,14 @@ from pyinfra.api.operation import operation
 from pyinfra.context import host
 
 from openclaw_infra.facts.ports import ListeningPorts
+from openclaw_infra.gateway_binds import listens_as_bound
 from openclaw_infra.quoting import quoted
 
 
 @operation()
-def foreign_listeners_stopped(units: list[str], ports: list[int]) -> Generator[StringCommand, None, None]:
+def foreign_listeners_stopped(
+    units: list[str], ports: list[int], binds: dict[int, str] | None = None
+) -> Generator[StringCommand, None, None]:
     """
     Stop (SIGTERM) any process outside the gateways' units that listens beyond loopback on one of ``ports``: a
     stray server on the browser port answers for the gateway, from the network. A gateway's own process there
@@ -23,14 +27,26 @@ def foreign_listeners_stopped(units: list[str], ports: list[int]) -> Generator[S
 
     + units: the gateways' systemd units, e.g. ``["openclaw-gateway.service"]``
     + ports: every port the gateways own
+    + binds: a gateway's own port -> its bind, for those bound beyond loopback (``{18789: "lan"}``): a listener
+      there where that bind listens (0.0.0.0 for ``lan``) is the gateway as configured, not a stray
     """
     if not units:
         raise OperationValueError("units is empty: name the gateways' systemd units")
     wanted = set(ports)
+    bound = {int(port): bind for port, bind in (binds or {}).items()}
     sockets = host.get_fact(ListeningPorts)
-    pids = sorted({socket.pid for socket in sockets if socket.port in wanted and not socket.loopback and socket.pid})
+    pids = sorted(
+        {
+            socket.pid
+            for socket in sockets
+            if socket.port in wanted
+            and not socket.loopback
+            and socket.pid
+            and not listens_as_bound(socket.address, bound.get(socket.port, "loopback"))
+        }
+    )
     if not pids:
-        host.noop("nothing listens beyond loopback on the gateways' ports")
+        host.noop("nothing but the gateways as bound listens beyond loopback on their ports")
         return
     in_a_gateway = ["grep", "-qsF", *(word for unit in units for word in ("-e", quoted(f"/{unit}")))]
     for pid in pids:

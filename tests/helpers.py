@@ -144,13 +144,14 @@ def install_project(host: SandboxHost, scratch: Path, target: str) -> None:
     )
 
 
-def status_with_token(host: SandboxHost, port: int, token: str) -> str:
-    """The HTTP status of an authenticated request to the gateway on ``port`` (``POST /tools/invoke``, which
-    always takes the gateway's auth): the header read by curl from stdin, never on a command line."""
+def status_with_token(host: SandboxHost, port: int, token: str, address: str = "127.0.0.1") -> str:
+    """The HTTP status of an authenticated request from ``host`` to the gateway at ``address``:``port``
+    (``POST /tools/invoke``, which always takes the gateway's auth): the header read by curl from stdin, never on a
+    command line. "000": no connection within 10 s."""
     result = subprocess.run(
         [*host.root_shell_args(),
-         "curl -s -o /dev/null -w '%{http_code}' -H @- -H 'Content-Type: application/json' "
-         f"-d '{{\"tool\": \"no-such-tool\"}}' http://127.0.0.1:{port}/tools/invoke"],
-        input=f"Authorization: Bearer {token}\n", capture_output=True, text=True, timeout=60, check=True,
+         "curl -s -m 10 -o /dev/null -w '%{http_code}' -H @- -H 'Content-Type: application/json' "
+         f"-d '{{\"tool\": \"no-such-tool\"}}' http://{address}:{port}/tools/invoke"],
+        input=f"Authorization: Bearer {token}\n", capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     return result.stdout.strip()

@@ -233,11 +233,60 @@ def test_every_port_the_gateway_owns_is_loopback_only(port: int, check: str) -> 
 
 
 def test_another_gateways_own_port_is_not_judged_as_this_ones_cdp_port() -> None:
-    state = expected(openclaw_gateways=[{"port": 18789}, {**WA, "bind": "lan"}])
+    state = expected(
+        openclaw_gateways=[{"port": 18789}, {**WA, "bind": "lan"}],
+        openclaw_firewall={"gateway_allowed_sources": ["192.0.2.10"]},
+    )
     values = healthy_values(state)
     (ports,) = [request for request in values if request.fact.endswith("ListeningPorts")]
     values[ports] = [*values[ports], {**values[ports][0], "address": WILDCARD, "loopback": False, "port": 18809}]
     assert failing(state, values).get("listening :18800-18899 (CDP)") is None
+
+
+def bound(bind: str, *addresses: str) -> dict[str, str]:
+    """The failing checks of a gateway bound as ``bind`` whose own port is listened on at ``addresses`` only."""
+    state = expected(
+        openclaw_gateways=[{"bind": bind}], openclaw_firewall={"gateway_allowed_sources": ["192.0.2.10"]}
+    )
+    values = healthy_values(state)
+    (ports,) = [request for request in values if request.fact.endswith("ListeningPorts")]
+    gateway_socket, ssh = values[ports]
+    values[ports] = [
+        *({**gateway_socket, "address": address, "loopback": address in ("127.0.0.1", "::1")} for address in addresses),
+        ssh,
+    ]
+    return failing(state, values)
+
+
+@pytest.mark.parametrize(
+    ("bind", "addresses", "found"),
+    [
+        ("lan", [WILDCARD], None),  # where OpenClaw listens with bind lan (seen live)
+        ("lan", ["127.0.0.1"], None),
+        ("lan", [WILDCARD, "::"], ":::18789"),  # IPv6 too: wider than lan
+        ("lan", ["10.9.8.7"], "10.9.8.7:18789"),
+        ("tailnet", ["100.101.102.103"], None),  # the host's Tailscale address
+        ("tailnet", ["127.0.0.1"], None),  # no tailnet address: OpenClaw falls back to loopback
+        ("tailnet", [WILDCARD], "0.0.0.0:18789"),
+        ("tailnet", ["192.168.1.20"], "192.168.1.20:18789"),
+        ("loopback", [WILDCARD], "0.0.0.0:18789"),
+    ],
+)
+def test_the_gateway_port_is_held_to_exactly_its_bind(bind: str, addresses: list[str], found: str | None) -> None:
+    failures = bound(bind, *addresses)
+    assert failures.get("listening :18789") == found, failures
+    assert set(failures) <= {"listening :18789"}, failures
+
+
+def test_a_lan_bind_widens_only_the_gateways_own_port() -> None:
+    state = expected(
+        openclaw_gateways=[{"bind": "lan"}], openclaw_firewall={"gateway_allowed_sources": ["192.0.2.10"]}
+    )
+    values = healthy_values(state)
+    (ports,) = [request for request in values if request.fact.endswith("ListeningPorts")]
+    cdp = {**values[ports][0], "address": WILDCARD, "loopback": False, "port": 18800}
+    values[ports] = [*values[ports], cdp]
+    assert failing(state, values) == {"listening :18800-18899 (CDP)": "0.0.0.0:18800"}
 
 
 def rule(to: str, source: str, action: str = "ALLOW", comment: str | None = None) -> dict[str, Any]:

@@ -43,10 +43,15 @@ class Lifecycle:
         for name, path in self.tokens.items():
             path.write_text(f"lc-{name}-initial-7d3f9a\n")
             path.chmod(0o600)
+        # No recurring heartbeat: about two minutes after a start OpenClaw runs one in the main session, which
+        # makes "agent:main:main" appear on its own (seen in a probe, and in CI between the session reset and the
+        # listing that checks it).
+        quiet = {"agents": {"defaults": {"heartbeat": {"every": "0m"}}}}
         gateways = [
-            {"port": PORTS[MAIN], "secrets": {TOKEN: {"file": str(self.tokens[MAIN])}}},
-            {"port": PORTS[WA], "profile": "wa", "secrets": {TOKEN: {"file": str(self.tokens[WA])}}},
-        ]
+            {"port": PORTS[MAIN], "secrets": {TOKEN: {"file": str(self.tokens[MAIN])}}, "extra_config": quiet},
+            {"port": PORTS[WA], "profile": "wa", "secrets": {TOKEN: {"file": str(self.tokens[WA])}},
+             "extra_config": quiet},
+        ]  # fmt: skip
         self.data = [
             "--data", f"openclaw_gateways={json.dumps(gateways)}",
             "--data", "openclaw_docker_sandbox=false",

@@ -221,6 +221,35 @@ def test_loopback_without_auth_is_allowed() -> None:
     settings_for_host("gw1", {"openclaw_gateways": [{"auth_mode": "none"}]})
 
 
+@pytest.mark.parametrize("bind", ["auto", "custom"])
+def test_a_bind_whose_address_the_deploy_cannot_know_is_refused(bind: str) -> None:
+    problem = only_problem({"openclaw_gateways": [{"bind": bind}]})
+    assert problem.startswith("host 'gw1': openclaw_gateways[0].bind:") and f"has bind {bind!r}" in problem
+    assert 'use "loopback", "lan" or "tailnet"' in problem
+
+
+@pytest.mark.parametrize("bind", ["lan", "tailnet"])
+@pytest.mark.parametrize(
+    "firewall", [{}, {"gateway_allowed_sources": []}, {"enabled": False, "gateway_allowed_sources": ["192.0.2.10"]}]
+)
+def test_a_bind_beyond_loopback_needs_a_firewall_naming_its_sources(bind: str, firewall: dict[str, Any]) -> None:
+    problem = only_problem({"openclaw_gateways": [{"bind": bind}], "openclaw_firewall": firewall})
+    assert problem.startswith("host 'gw1': openclaw_gateways[0].bind:") and "no firewall admits it" in problem
+    assert "set openclaw_firewall.gateway_allowed_sources" in problem
+
+
+@pytest.mark.parametrize("bind", ["lan", "tailnet"])
+def test_a_bind_beyond_loopback_with_its_sources_is_accepted(bind: str) -> None:
+    settings_for_host(
+        "gw1",
+        {
+            "openclaw_secrets": TOKEN,
+            "openclaw_gateways": [{"bind": bind}],
+            "openclaw_firewall": {"gateway_allowed_sources": ["100.64.0.0/10"]},
+        },
+    )
+
+
 # --- versions -------------------------------------------------------------------------------------------
 
 

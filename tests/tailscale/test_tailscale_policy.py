@@ -21,7 +21,11 @@ INCLUDES_EVERY_TAG = {"*", "autogroup:tagged"}
 
 def settings(**tailscale: Any) -> Settings:
     gateways = tailscale.pop("gateways", [{}])
-    return Settings.model_validate({"tailscale": tailscale, "secrets": TOKEN, "gateways": gateways})
+    # A tailnet-bound gateway is firewalled to the tailnet's addresses.
+    firewall = {"gateway_allowed_sources": ["100.64.0.0/10"]}
+    return Settings.model_validate(
+        {"tailscale": tailscale, "secrets": TOKEN, "gateways": gateways, "firewall": firewall}
+    )
 
 
 def violations(policy: dict[str, Any], tag: str, clients: list[str], ip: list[str], ssh_users: list[str]) -> list[str]:
