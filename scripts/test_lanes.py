@@ -25,11 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PYTEST = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rfEX"]
+# -rfExX: the short summary names failures, errors, xfails (with their reason) and xpasses.
+PYTEST = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rfExX"]
+SUMMARY_HEADER = "short test summary info"
 # Measured in CI (minutes): started first so that no lane is left with a long file at the end. A file not listed
 # starts after these; the order only balances the lanes.
 LONG_FIRST = (
-    "tests/vm_flow/test_linux_vm_flow.py",  # 6-16
+    "tests/vm_flow/test_linux_vm_flow.py",  # 6-22
     "tests/linux/test_containerized.py",  # 5
     "tests/linux/test_lifecycle.py",  # 5
     "tests/drift/test_drift.py",  # 10, in many tests
@@ -113,8 +115,15 @@ class Lanes:
         verdict = "passed" if job.status == 0 else f"FAILED (pytest exit {job.status})"
         with self.print_lock:
             print(f"==> {job.name}: {verdict} in {job.seconds:.0f} s", flush=True)
-            # A passing file shows its result line; a failing one everything it printed.
-            print(output if job.status != 0 else output.rstrip().rpartition("\n")[2], flush=True)
+            # A failing file shows everything it printed; a passing one its short summary (an xfail's reason), if
+            # it has one, else its result line.
+            if job.status != 0:
+                print(output, flush=True)
+            elif SUMMARY_HEADER in output:
+                summary_line = output.rfind("\n", 0, output.rfind(SUMMARY_HEADER)) + 1
+                print(output[summary_line:].rstrip(), flush=True)
+            else:
+                print(output.rstrip().rpartition("\n")[2], flush=True)
 
     def stop_all(self) -> None:
         self.stopping = True
