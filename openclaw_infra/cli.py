@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 # Drift runs pyinfra in this process: pyinfra's CLI package monkey-patches it for gevent when imported, which must
@@ -28,38 +29,41 @@ from openclaw_infra.host_settings import validated_settings
 from openclaw_infra.tailscale_policy import inventory_policy
 
 
-def _drift(args: argparse.Namespace) -> int:
-    if args.inventory.endswith(".py") and not Path(args.inventory).is_file():
+def _on_inventory(command: str, inventory: str, work: Callable[[], int], refused: tuple[type[Exception], ...]) -> int:
+    """Run ``work`` on ``inventory``; one line and exit 2 when the inventory is missing or does not load, or when
+    ``work`` raises one of ``refused`` (invalid settings, …)."""
+    if inventory.endswith(".py") and not Path(inventory).is_file():
         # pyinfra would take the name for a host to SSH to; a mistyped file name is what it is.
-        print(f"openclaw-infra drift: no inventory file {args.inventory}", file=sys.stderr)
+        print(f"openclaw-infra {command}: no inventory file {inventory}", file=sys.stderr)
         return EXIT_UNCHECKED
     try:
-        results = check_inventory(args.inventory, args.deploys, Path.cwd())
-    except PyinfraError as error:  # invalid settings, an inventory that refuses to load
-        print(f"openclaw-infra drift: {error}", file=sys.stderr)
-        return EXIT_UNCHECKED
+        return work()
     except UnexpectedExternalError as error:  # the inventory file itself raised: say what, not where in pyinfra
-        print(f"openclaw-infra drift: {args.inventory} failed to load: {error.exception!r}", file=sys.stderr)
-        return EXIT_UNCHECKED
-    print(report_json(results) if args.json else report_table(results, show_all=args.all))
-    return exit_code(results)
+        print(f"openclaw-infra {command}: {inventory} failed to load: {error.exception!r}", file=sys.stderr)
+    except refused as error:
+        print(f"openclaw-infra {command}: {error}", file=sys.stderr)
+    return EXIT_UNCHECKED
+
+
+def _drift(args: argparse.Namespace) -> int:
+    def check() -> int:
+        results = check_inventory(args.inventory, args.deploys, Path.cwd())
+        print(report_json(results) if args.json else report_table(results, show_all=args.all))
+        return exit_code(results)
+
+    # PyinfraError: invalid settings, an inventory that refuses to load.
+    return _on_inventory("drift", args.inventory, check, (PyinfraError,))
 
 
 def _tailscale_policy(args: argparse.Namespace) -> int:
-    if args.inventory.endswith(".py") and not Path(args.inventory).is_file():
-        print(f"openclaw-infra tailscale-policy: no inventory file {args.inventory}", file=sys.stderr)
-        return 2
-    try:
+    def policy() -> int:
         hosts = inventory_hosts(args.inventory, Path.cwd())
         settings = validated_settings((host.name, host.data.dict()) for host in hosts)  # type: ignore[no-untyped-call]
         print(inventory_policy(settings, args.host))
-    except (PyinfraError, ValueError) as error:
-        print(f"openclaw-infra tailscale-policy: {error}", file=sys.stderr)
-        return 2
-    except UnexpectedExternalError as error:
-        print(f"openclaw-infra tailscale-policy: {args.inventory} failed to load: {error.exception!r}", file=sys.stderr)
-        return 2
-    return 0
+        return 0
+
+    # ValueError: no host with openclaw_tailscale, or hosts needing different policies.
+    return _on_inventory("tailscale-policy", args.inventory, policy, (PyinfraError, ValueError))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -113,13 +113,18 @@ def _ensure_address() -> None:
         subprocess.run(["ip", "addr", "add", f"{ADDRESS}/32", "dev", "lo"], check=True)
 
 
+def _serving_lock() -> contextlib.AbstractContextManager[None]:
+    """Held while this run's mirror is started or stopped (by any of its processes)."""
+    return held(config.run_dir() / ".node-mirror.lock")
+
+
 def ensure_running() -> str:
     """Build the mirror if needed (once, ~1 min), serve it in the background, and return its base URL.
 
     Several pytest processes of one run (scripts/test_lanes.py) may ask at once: one starts it under a lock while
     the others wait, so none replaces a mirror another has just started."""
     node_mirror.build()
-    with held(config.run_dir() / ".node-mirror.lock"):
+    with _serving_lock():
         return _ensure_serving()
 
 
@@ -151,7 +156,7 @@ def _ensure_serving() -> str:
 
 
 def stop() -> None:
-    with held(config.run_dir() / ".node-mirror.lock"):
+    with _serving_lock():
         _stop_own()
 
 
