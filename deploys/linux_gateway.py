@@ -18,7 +18,7 @@ from pyinfra.operations.util import any_changed
 
 from openclaw_infra import firewall_policy
 from openclaw_infra.deploy_context import current_settings, require_deploy
-from openclaw_infra.deploys import gateway_lifecycle
+from openclaw_infra.deploys import gateway_lifecycle, signal_setup
 from openclaw_infra.deploys.gateway_lifecycle import PendingUpgrade
 from openclaw_infra.deploys.pinned_releases import pinned_node, pinned_openclaw
 from openclaw_infra.expected_state import EGRESS_NETWORK, SANDBOX_NETWORK
@@ -41,6 +41,7 @@ from openclaw_infra.operations import (
     tailscale,
     verification,
 )
+from openclaw_infra.operations import reverse_proxy as reverse_proxy_operations
 from openclaw_infra.secrets_file import environment_file_content
 from openclaw_infra.settings import Gateway, Settings
 
@@ -261,9 +262,12 @@ def host_firewall(settings: Settings) -> None:
         firewall.ufw_firewall(
             name="Firewall (ufw)",
             ssh_port=ssh_port_in_use(settings),
-            gateway_ports=[gateway.port for gateway in settings.gateways],
+            gateway_ports=[
+                *(gateway.port for gateway in settings.gateways),
+                *(https_port for _, https_port in settings.proxied_gateways()),
+            ],
             gateway_sources=[str(source) for source in settings.firewall.gateway_allowed_sources],
-            reserved_ports=sorted(firewall_policy.gateway_ports(settings)),
+            reserved_ports=sorted(firewall_policy.firewalled_ports(settings)),
         )
 
 
@@ -288,6 +292,62 @@ def tailnet(host_settings: HostSettings) -> None:
         )
 
 
+def reverse_proxy(host_settings: HostSettings) -> None:
+    """With ``openclaw_reverse_proxy``: nginx terminating TLS in front of the gateways it names, its certificate
+    from the host's own CA or the operator's, reloaded only when its file or certificate changed."""
+    settings = host_settings.settings
+    proxy = settings.reverse_proxy
+    if proxy is None:
+        return
+    system_packages.debian_packages(name="Reverse proxy packages", packages=reverse_proxy_operations.PACKAGES)
+    names = [proxy.server_name, *(str(name) for name in proxy.alternative_names)]
+    certificate: list[OperationMeta]
+    if proxy.tls == "local-ca":
+        new_ca = reverse_proxy_operations.ca_is_missing()
+        reverse_proxy_operations.local_ca(
+            name=f"Reverse proxy: this host's CA, published at {reverse_proxy_operations.PUBLISHED_CA}",
+            common_name=f"OpenClaw proxy CA {proxy.server_name}",
+        )
+        certificate = [
+            reverse_proxy_operations.server_certificate(
+                name=f"Reverse proxy: certificate for {', '.join(names)}", names=names, reissue=new_ca
+            )
+        ]
+    else:
+        assert host_settings.proxy_certificate is not None and host_settings.proxy_certificate_key is not None
+        certificate = [
+            secret_files.secret_file(
+                name="Reverse proxy: its certificate",
+                path=reverse_proxy_operations.CERTIFICATE,
+                content=HiddenValue(host_settings.proxy_certificate),  # type: ignore[no-untyped-call]
+            ),
+            secret_files.secret_file(
+                name="Reverse proxy: its certificate's key",
+                path=reverse_proxy_operations.CERTIFICATE_KEY,
+                content=host_settings.proxy_certificate_key,
+            ),
+        ]
+    routes = [(https_port, gateway.port) for gateway, https_port in settings.proxied_gateways()]
+    config = reverse_proxy_operations.nginx_config(
+        name=f"Reverse proxy: {reverse_proxy_operations.NGINX_CONFIG}",
+        content=reverse_proxy_operations.nginx_config_content([proxy.server_name], routes),
+    )
+    service = reverse_proxy_operations.NGINX_SERVICE
+    systemd.service(name="Reverse proxy: nginx running, enabled at boot", service=service, running=True, enabled=True)
+    systemd.service(
+        name="Reverse proxy: nginx reloaded on change",
+        service=service,
+        reloaded=True,
+        _if=any_changed(config, *certificate),
+    )
+
+
+def signal_channel(host_settings: HostSettings) -> None:
+    """With ``openclaw_signal``: whether signal-cli is linked to the bot's account, said (linking needs the
+    operator's phone: ``deploys/signal_link.py``). Its software and ``channels.signal`` come with the gateway."""
+    signal_setup.signal_link_state(host_settings.settings)
+
+
 @deploy("OpenClaw gateway (Linux, systemd)")
 def linux_gateway() -> None:
     # Imported into an operator's own deploy, it still refuses hosts of another model (a Mac, a container).
@@ -295,6 +355,8 @@ def linux_gateway() -> None:
     host_settings = current_settings()
     settings = host_settings.settings
     node, openclaw, upgrade = host_base(settings)
+    # Before any gateway (re)starts on them: the pinned Java and signal-cli of the gateway carrying Signal.
+    signal_setup.signal_software(settings)
     # First: a retired gateway may hold a port or a name a gateway of the settings is about to take.
     gateway_service.retired_gateways_removed(
         name="Gateways no longer in the settings: stopped and removed, their state kept",
@@ -316,4 +378,6 @@ def linux_gateway() -> None:
     gateway_lifecycle.upgrade_checked(settings, upgrade, switched)
     host_firewall(settings)
     tailnet(host_settings)
+    signal_channel(host_settings)
+    reverse_proxy(host_settings)
     verification.host_verified(name=VERIFY_OPERATION, host_settings=host_settings)

@@ -21,11 +21,12 @@ from typing import Any
 from pyinfra.api.facts import FactBase
 
 from openclaw_infra.facts.ufw import UfwRule
-from openclaw_infra.firewall_policy import exposing_rules, gateway_ports
+from openclaw_infra.firewall_policy import exposing_rules, firewalled_ports
 from openclaw_infra.gateway_binds import BIND_LISTENERS, listens_as_bound
 from openclaw_infra.gateway_paths import GatewayPaths
 from openclaw_infra.host_settings import HostSettings
 from openclaw_infra.operations import agent_sandbox, gateway_service
+from openclaw_infra.operations import reverse_proxy as proxy
 from openclaw_infra.operations.docker_images import SANDBOX_IMAGE
 from openclaw_infra.operations.gateway_service import unit_properties_query
 from openclaw_infra.secrets_file import environment_file_content
@@ -167,7 +168,59 @@ class ExpectedState:
             self._gateway_requests(GatewayPaths(self.settings, gateway), gateway.port)
             for gateway in self.settings.gateways
         ]
-        return in_reading_order(per_gateway, self._host_requests())
+        return in_reading_order(per_gateway, [*self._host_requests(), *self._proxy_requests()])
+
+    def _proxy_requests(self) -> list[FactRequest]:
+        """nginx's unit, its file (checksum, owner, mode), the certificate's key and the certificate itself."""
+        settings = self.settings
+        if settings.reverse_proxy is None:
+            return []
+        certificate = [("certificate", proxy.CERTIFICATE), ("key", proxy.CERTIFICATE_KEY)]
+        if settings.reverse_proxy.tls == "local-ca":
+            certificate.append(("ca", f"{proxy.CA_DIR}/ca.crt"))
+        return [
+            FactRequest("systemd.SystemdStatus", (("services", proxy.NGINX_SERVICE),)),
+            FactRequest("files.Sha256File", (("path", proxy.NGINX_CONFIG),)),
+            FactRequest("files.File", (("path", proxy.NGINX_CONFIG),)),
+            FactRequest("files.File", (("path", proxy.CERTIFICATE_KEY),)),
+            FactRequest(f"{OUR_FACTS}.tls_certificate.TlsCertificate", tuple(certificate)),
+        ]
+
+    def _proxy_checks(self, values: Mapping[FactRequest, Any], sockets: Any) -> list[Check]:
+        """nginx serving the deployed file with the certificate it should, on each HTTPS port."""
+        proxy_settings = self.settings.reverse_proxy
+        if proxy_settings is None:
+            return []
+        service, config_sha, config_file, key_file, certificate = (
+            values[request] for request in self._proxy_requests()
+        )
+        routes = [(https_port, gateway.port) for gateway, https_port in self.settings.proxied_gateways()]
+        wanted_sha = hashlib.sha256(
+            proxy.nginx_config_content([proxy_settings.server_name], routes).encode()
+        ).hexdigest()
+        # The host's CA signs it for the names of the settings; the operator's own carries whatever names it has.
+        names = (
+            [proxy_settings.server_name, *(str(name) for name in proxy_settings.alternative_names)]
+            if proxy_settings.tls == "local-ca"
+            else None
+        )
+        wanted_certificate = proxy.certificate_summary(proxy.wanted_certificate(names), names)
+        found_certificate = proxy.certificate_summary(certificate, names)
+        checks = [
+            Check(
+                f"service {proxy.NGINX_SERVICE}",
+                "active",
+                "active" if (service or {}).get(proxy.NGINX_SERVICE) else "not active",
+            ),
+            Check(f"checksum {proxy.NGINX_CONFIG}", wanted_sha[:12], str(config_sha or "missing")[:12]),
+            Check(f"mode {proxy.NGINX_CONFIG}", "root:root 644", owner_mode(config_file)),
+            Check(f"mode {proxy.CERTIFICATE_KEY}", "root:root 600", owner_mode(key_file)),
+            Check(f"certificate {proxy.CERTIFICATE}", wanted_certificate, found_certificate),
+        ]
+        for https_port, _ in routes:
+            listened = any(socket["port"] == https_port for socket in sockets or [])
+            checks.append(Check(f"listening :{https_port} (proxy)", "nginx", "nginx" if listened else "nothing"))
+        return checks
 
     def checks(self, values: Mapping[FactRequest, Any]) -> list[Check]:
         """Expected against found, from ``values``: each request's fact value in its printed (JSON) form."""
@@ -178,7 +231,7 @@ class ExpectedState:
             paths = GatewayPaths(self.settings, gateway)
             found = [values[request] for request in self._gateway_requests(paths, gateway.port)]
             checks += self._gateway_checks(gateway, paths, found, sockets, other_ports)
-        return checks
+        return checks + self._proxy_checks(values, sockets)
 
     def _host_checks(self, values: Mapping[FactRequest, Any]) -> list[Check]:
         """The pinned releases, the firewall, the docker group and the owners under each home."""
@@ -333,7 +386,7 @@ def _firewall_checks(ufw: Any, settings: Settings) -> list[Check]:
     allowed = settings.firewall.gateway_allowed_sources
     wanted = "from " + ", ".join(str(source) for source in allowed) if allowed else "from no other host"
     rules = [UfwRule.from_json(rule) for rule in (ufw or {}).get("rules", ())]
-    exposing = exposing_rules(rules, gateway_ports(settings), allowed)
+    exposing = exposing_rules(rules, firewalled_ports(settings), allowed)
     return [
         Check("firewall (ufw)", "active, incoming deny, outgoing allow", found),
         Check(

@@ -34,6 +34,11 @@ def gateway_ports(settings: Settings) -> set[int]:
     return {port for gateway in settings.gateways for _, ports in gateway.port_ranges() for port in ports}
 
 
+def firewalled_ports(settings: Settings) -> set[int]:
+    """The ports the firewall admits only from ``gateway_allowed_sources``: the gateways' and the reverse proxy's."""
+    return gateway_ports(settings) | {https_port for _, https_port in settings.proxied_gateways()}
+
+
 def _admitted_tcp_ports(to_address: str) -> set[int] | range | None:
     """The TCP ports a rule's ``To`` column admits: all of them, a set, or None for a UDP-only rule or an
     application profile's name (whose ports ufw's verbose listing would have printed had it known them)."""

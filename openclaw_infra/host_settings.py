@@ -5,8 +5,10 @@ Errors name the host, the inventory data key and the fix, for every host at once
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -24,6 +26,9 @@ from openclaw_infra.settings import (
     data_path,
     settings_fields,
 )
+
+PEM_CERTIFICATE = "-----BEGIN CERTIFICATE-----"
+PEM_PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")
 
 # Fixes for pydantic's own error types; our validators carry theirs in the message.
 _GENERIC_FIXES = {
@@ -64,6 +69,10 @@ class HostSettings:
     macos_vm_admin_password: HiddenValue | None = None
     # The key that logs a host's tailscale in (settings.tailscale.auth_key), read.
     tailscale_auth_key: HiddenValue | None = None
+    # The reverse proxy's own certificate (settings.reverse_proxy, tls "certificate"): the chain as read, and its
+    # key, read and masked.
+    proxy_certificate: str | None = None
+    proxy_certificate_key: HiddenValue | None = None
 
     def secrets_of(self, gateway: Gateway) -> dict[str, HiddenValue]:
         return self.secrets_by_gateway[gateway.profile]
@@ -134,16 +143,35 @@ def _read_secrets(host_name: str, settings: Settings, problems: list[str]) -> di
 
 
 def _read_optional_secret(
-    host_name: str, source: SecretSource | None, where: str, problems: list[str]
+    host_name: str, source: SecretSource | None, where: str, problems: list[str], multiline: bool = False
 ) -> HiddenValue | None:
     """A secret the settings may name beside the gateways' (``where``: its data key), read; None when not named."""
     if source is None:
         return None
     try:
-        return read_secret(source)
+        return read_secret(source, multiline)
     except SecretUnavailable as error:
         problems.append(f"host {host_name!r}: {where}: {error}. Fix: provide it there.")
         return None
+
+
+def _read_certificate(host_name: str, path: str | None, problems: list[str]) -> str | None:
+    """The proxy's certificate chain from its file on the control machine: PEM, one certificate at least."""
+    if path is None:
+        return None
+    where = f"host {host_name!r}: {data_key('reverse_proxy')}.certificate"
+    try:
+        text = Path(path).expanduser().read_text()
+    except (OSError, UnicodeDecodeError) as error:
+        problems.append(f"{where}: {path} cannot be read ({error}). Fix: point it at your PEM certificate chain.")
+        return None
+    if PEM_CERTIFICATE not in text or PEM_PRIVATE_KEY.search(text):
+        problems.append(
+            f"{where}: {path} is not a PEM certificate chain (or it holds a private key, which belongs in "
+            "certificate_key). Fix: point it at the chain alone, its key in certificate_key."
+        )
+        return None
+    return text
 
 
 def _valid_settings(
@@ -181,7 +209,16 @@ def settings_for_hosts(hosts: Iterable[tuple[str, Mapping[str, Any]]]) -> dict[s
             f"{data_key('tailscale')}.auth_key",
             problems,
         )
-        result[host_name] = HostSettings(host_name, settings, secrets, admin_password, auth_key)
+        proxy = settings.reverse_proxy
+        key_source = proxy.certificate_key if proxy else None
+        where = f"{data_key('reverse_proxy')}.certificate_key"
+        certificate_key = _read_optional_secret(host_name, key_source, where, problems, multiline=True)
+        if certificate_key is not None and not PEM_PRIVATE_KEY.search(certificate_key.unmask()):
+            problems.append(f"host {host_name!r}: {where}: holds no PEM private key. Fix: point it at the key.")
+        certificate = _read_certificate(host_name, proxy.certificate if proxy else None, problems)
+        result[host_name] = HostSettings(
+            host_name, settings, secrets, admin_password, auth_key, certificate, certificate_key
+        )
     if problems:
         raise SettingsError(problems)
     return result

@@ -16,7 +16,9 @@ class SecretUnavailable(ValueError):
     """A secret could not be read or was empty; the message says where from, never the value."""
 
 
-def read_secret(source: SecretSource) -> HiddenValue:
+def read_secret(source: SecretSource, multiline: bool = False) -> HiddenValue:
+    """The secret at ``source``; one line (a value of the secrets file) unless ``multiline`` (a PEM key, returned
+    ending in one newline)."""
     if source.env:
         value = os.environ.get(source.env)
         if value is None:
@@ -43,7 +45,9 @@ def read_secret(source: SecretSource) -> HiddenValue:
     value = value.rstrip("\r\n")
     if not value.strip():
         raise SecretUnavailable(f"{source.describe()} is empty")
-    if "\n" in value or "\r" in value:
+    if multiline:
+        value += "\n"
+    elif "\n" in value or "\r" in value:
         raise SecretUnavailable(f"{source.describe()} holds more than one line")
     return HiddenValue(value)  # type: ignore[no-untyped-call]  # pyinfra leaves __init__ unannotated
 

@@ -11,7 +11,7 @@ import itertools
 import posixpath
 import re
 from collections.abc import Iterator
-from ipaddress import IPv4Network, IPv6Network, ip_network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_network
 from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -106,7 +106,8 @@ AuthMode = Literal["token", "password", "none"]
 NodeInstallMethod = Literal["tarball", "nodesource", "preinstalled"]
 
 # openclaw.json keys under "gateway" that come from the Gateway fields; extra_config may not override them.
-MANAGED_GATEWAY_KEYS = frozenset({"mode", "bind", "port", "auth"})
+# trustedProxies and allowRealIpFallback decide whose forwarded headers the gateway believes: the proxy settings'.
+MANAGED_GATEWAY_KEYS = frozenset({"mode", "bind", "port", "auth", "trustedProxies", "allowRealIpFallback"})
 
 AUTH_SECRET = {"token": "OPENCLAW_GATEWAY_TOKEN", "password": "OPENCLAW_GATEWAY_PASSWORD"}
 
@@ -408,7 +409,8 @@ class Gateway(_Model):
         if managed:
             raise _fail(
                 f"extra_config sets gateway.{', gateway.'.join(managed)}, which the deploy manages.",
-                "use the gateway's own port, bind and auth_mode fields instead.",
+                "use the gateway's own port, bind and auth_mode fields instead (and openclaw_reverse_proxy for "
+                "the proxies it trusts).",
             )
         return value
 
@@ -637,6 +639,125 @@ class DriftSchedule(_Model):
         return {"Minute": self.minute} if self.hour is None else {"Hour": self.hour, "Minute": self.minute}
 
 
+# Signal (the guide's "Signal Setup"): signal-cli linked as a device of a phone's account, the gateway's channel.
+# E.164: '+', a country code (no leading 0), at most 15 digits in all.
+E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+SIGNAL_SENDER = re.compile(rf"{E164.pattern}|uuid:[0-9a-f]{{8}}(-[0-9a-f]{{4}}){{3}}-[0-9a-f]{{12}}")
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+# A release's version names its directory under /opt and appears in JAVA_HOME= of the gateway's unit.
+RELEASE_VERSION = re.compile(r"[0-9][0-9A-Za-z.+_-]{0,39}")
+# Under the gateway's state dir, the only place its hardened unit may write: signal-cli's --config directory
+# (account keys), and the directory of its daemon's socket (OpenClaw's private UNIX socket, no HTTP listener).
+SIGNAL_CLI_CONFIG = "signal-cli"
+SIGNAL_SOCKET = "signal-daemon/daemon.sock"
+# OpenClaw's limit for transport.socketPath (sun_path less the terminating byte on macOS).
+SIGNAL_SOCKET_MAX_BYTES = 103
+# channels.signal keys openclaw_signal writes; extra_config may not set them.
+SIGNAL_MANAGED_KEYS = frozenset({"enabled", "account", "transport", "dmPolicy", "allowFrom", "groupPolicy"})
+SignalNumber = Annotated[
+    str, _name_rule(E164, "an E.164 phone number", 'write "+", the country code and the number, e.g. "+46701234567".')
+]
+SignalSender = Annotated[
+    str,
+    _name_rule(
+        SIGNAL_SENDER,
+        "a Signal sender",
+        'write an E.164 number ("+46701234567") or "uuid:<the sender\'s UUID>" as `openclaw pairing list` shows it.',
+    ),
+]
+
+
+def _https_url(value: str, info: ValidationInfo) -> str:
+    parts = urlsplit(value)
+    if parts.scheme != "https" or not parts.hostname or any(character.isspace() for character in value):
+        raise _fail(f"{info.field_name} {value!r} is not an https URL.", "give the release's https download URL.")
+    return value
+
+
+class PinnedArchive(_Model):
+    """A release tarball the host downloads and checks before unpacking: all three fields, or none (the pin)."""
+
+    version: Annotated[
+        str, _name_rule(RELEASE_VERSION, "a release version", 'write it as the release names it, e.g. "0.14.5".')
+    ]
+    url: Annotated[Text, AfterValidator(_https_url)]
+    sha256: Annotated[
+        str,
+        _name_rule(
+            SHA256_HEX,
+            "a SHA-256 checksum",
+            "write the 64 lowercase hex digits the project publishes for that file (or `sha256sum` of a copy "
+            "you verified by its signature).",
+        ),
+    ]
+
+
+# Eclipse Temurin's JRE for x86_64 Linux. signal-cli 0.14 needs Java 25 (its CHANGELOG, 0.14.0: "Now requires Java
+# 25"); Debian 12 has none. Checksum: adoptium/containers 25/jre/ubuntu/noble/Dockerfile (ESUM for amd64, commit
+# e0ca2f56 "Update Dockerfiles (#1015)"), the same in the eclipse-temurin:25-jre image history.
+DEFAULT_JAVA = PinnedArchive(
+    version="25.0.4+7",
+    url="https://github.com/adoptium/temurin25-binaries/releases/download/jdk-25.0.4%2B7/"
+    "OpenJDK25U-jre_x64_linux_hotspot_25.0.4_7.tar.gz",
+    sha256="aed3915f8facc0c80733ab2448bb0df4b494a36a2c5759e9a6e1eb979720f2b3",
+)
+# signal-cli's JVM build: 0.14.5 is the first that receives sealed-sender messages again after the June 2026
+# Signal server change (its CHANGELOG). Checksum from two independent pins of that file: a Dockerfile's
+# `ADD --checksum=sha256:62d3…` and a nixpkgs overlay's `hash = "sha256-YtOOv+85iNePQ35zKBg7de5UnRETguZsGvcNPr0816c="`
+# (the same digest in base64), both found with the tool library's find_string.
+DEFAULT_SIGNAL_CLI = PinnedArchive(
+    version="0.14.5",
+    url="https://github.com/AsamK/signal-cli/releases/download/v0.14.5/signal-cli-0.14.5.tar.gz",
+    sha256="62d38ebfef3988d78f437e7328183b75ee549d111382e66c1af70d3ebd3cd7a7",
+)
+
+
+class Signal(_Model):
+    """The guide's "Signal Setup": signal-cli (on a pinned Java) linked as a device of ``account``, and the
+    ``channels.signal`` of one gateway. Senders reach the agent only once approved (pairing) or listed."""
+
+    # The bot's number: the Signal account signal-cli is linked to (a dedicated number, as the guide advises).
+    account: SignalNumber
+    # The gateway carrying the channel, by profile; None: the host's first gateway.
+    gateway: SafeName | None = None
+    # Senders allowed to DM without pairing.
+    allow_from: list[SignalSender] = Field(default_factory=list)
+    dm_policy: Literal["pairing", "allowlist", "open", "disabled"] = "pairing"
+    group_policy: Literal["allowlist", "open", "disabled"] = "allowlist"
+    # The command owner (commands.ownerAllowFrom). Without one, the first `openclaw pairing approve` writes the
+    # approved sender into openclaw.json itself, and the next deploy would take it out again.
+    owner: SignalSender | None = None
+    # The name the phone lists the linked device under.
+    device_name: Annotated[Text, Field(min_length=1, max_length=50)] = "OpenClaw"
+    # How long deploys/signal_link.py waits for the phone to scan the link URI.
+    link_timeout_seconds: Annotated[int, Field(ge=60, le=1800)] = 300
+    # signal-cli is a JVM: the guide notes 10-30 s starts; OpenClaw's default wait is 30 s.
+    startup_timeout_seconds: Annotated[int, Field(ge=10, le=120)] = 60
+    java: PinnedArchive = DEFAULT_JAVA
+    signal_cli: PinnedArchive = DEFAULT_SIGNAL_CLI
+
+    @field_validator("dm_policy", "group_policy")
+    @classmethod
+    def _not_open(cls, value: str, info: ValidationInfo) -> str:
+        if value == "open":
+            who = "anyone who learns the number" if info.field_name == "dm_policy" else "any group the number is in"
+            raise _fail(
+                f"{info.field_name} 'open' lets {who} talk to the agent.",
+                '"pairing" (approve each sender) or "allowlist" for DMs; "allowlist" or "disabled" for groups.',
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _allowlist_names_someone(self) -> Signal:
+        if self.dm_policy == "allowlist" and not self.allow_from:
+            raise _fail(
+                "dm_policy 'allowlist' with an empty allow_from: nobody could write to the agent.",
+                'list the senders in allow_from, or use dm_policy "pairing" or "disabled".',
+                at=("allow_from",),
+            )
+        return self
+
+
 # Tailscale's policy names: a tag, a group, an autogroup, or a user's login (name@domain).
 TAILSCALE_TAG = re.compile(r"tag:[A-Za-z0-9][A-Za-z0-9-]*")
 TAILSCALE_PRINCIPAL = re.compile(r"(tag|group|autogroup):[A-Za-z0-9][A-Za-z0-9-]*|[A-Za-z0-9._+-]+@[A-Za-z0-9.-]+")
@@ -703,6 +824,72 @@ class Tailscale(_Model):
                 f"use one of {', '.join(map(str, TAILSCALE_SERVE_HTTPS_PORTS))}, or null for no Serve.",
             )
         return value
+
+
+# A name the proxy's certificate and nginx's server_name carry: a DNS name (labels of letters, digits and '-'),
+# possibly starting with a wildcard label.
+DNS_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+DNS_NAME = re.compile(rf"(\*\.)?({DNS_LABEL}\.)*{DNS_LABEL}")
+DnsName = Annotated[str, _name_rule(DNS_NAME, "a DNS name", 'write a host name such as "gateway.example.com".')]
+ProxyTls = Literal["local-ca", "certificate"]
+
+
+class ProxiedGateway(_Model):
+    """One gateway behind the proxy: which (by profile; None: the one without a profile) and the HTTPS port."""
+
+    profile: SafeName | None = None
+    https_port: Annotated[int, Field(ge=1, le=65535)] = 443
+
+
+class ReverseProxy(_Model):
+    """nginx (Debian's) terminating TLS in front of loopback-bound gateways, as the guide's "Reverse Proxy
+    Configuration" asks: forwarded-client headers overwritten, Tailscale identity headers stripped, and each proxied
+    gateway's ``trustedProxies`` exactly the proxy (127.0.0.1)."""
+
+    # The name clients use: nginx's server_name and the certificate's first name.
+    server_name: DnsName
+    # Further names and addresses the certificate carries (the host's LAN address, another name).
+    alternative_names: list[DnsName | IPv4Address | IPv6Address] = Field(default_factory=list)
+    gateways: list[ProxiedGateway] = Field(default_factory=lambda: [ProxiedGateway()], min_length=1)
+    # local-ca: a CA made on the host (its key never leaves it) signs the certificate; clients trust its
+    # certificate (/etc/openclaw-proxy/ca.crt). certificate: the operator's own, from the two fields below.
+    tls: ProxyTls = "local-ca"
+    # The certificate chain (PEM) on the control machine: public, read from this file.
+    certificate: Text | None = None
+    # Its private key (PEM): a secret, read like the gateways' secrets.
+    certificate_key: SecretSource | None = None
+
+    @model_validator(mode="after")
+    def _certificate_matches_tls(self) -> ReverseProxy:
+        given = [name for name in ("certificate", "certificate_key") if getattr(self, name) is not None]
+        if self.tls == "certificate" and len(given) < 2:
+            missing = "certificate" if "certificate" not in given else "certificate_key"
+            raise _fail(
+                f"tls 'certificate' needs both certificate and certificate_key; {missing} is missing.",
+                'set certificate to your PEM chain\'s path and certificate_key to its key (e.g. {"file": "…"}), '
+                'or use tls "local-ca".',
+                at=(missing,),
+            )
+        if self.tls == "local-ca" and given:
+            raise _fail(
+                f"{given[0]} is set, but tls is 'local-ca': the host's own CA signs the certificate.",
+                f'set tls to "certificate" to use your own, or remove {" and ".join(given)}.',
+                at=(given[0],),
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _ports_distinct(self) -> ReverseProxy:
+        seen: dict[int, int] = {}
+        for index, proxied in enumerate(self.gateways):
+            if proxied.https_port in seen:
+                raise _fail(
+                    f"gateways {seen[proxied.https_port]} and {index} share https_port {proxied.https_port}.",
+                    "give each proxied gateway its own https_port.",
+                    at=("gateways", index, "https_port"),
+                )
+            seen[proxied.https_port] = index
+        return self
 
 
 Hypervisor = Literal["libvirt", "multipass", "utm", "lume", "parallels"]
@@ -968,11 +1155,22 @@ class Settings(_Model):
     vm_host: VmHost | None = None
     # The host on a tailnet (the guide's "Tailscale ACLs"); None: no Tailscale.
     tailscale: Tailscale | None = None
+    # nginx terminating TLS in front of loopback-bound gateways (the guide's "Reverse Proxy"); None: no proxy.
+    reverse_proxy: ReverseProxy | None = None
+    # signal-cli linked to a Signal account, and one gateway's Signal channel (the guide's "Signal Setup").
+    signal: Signal | None = None
 
     @field_validator("secrets")
     @classmethod
     def _secret_names(cls, value: SecretMap) -> SecretMap:
         return _check_secret_names(value)
+
+    def proxied_gateways(self) -> list[tuple[Gateway, int]]:
+        """Each gateway behind the reverse proxy with its HTTPS port; none without a proxy."""
+        if self.reverse_proxy is None:
+            return []
+        by_profile = {gateway.profile: gateway for gateway in self.gateways}
+        return [(by_profile[proxied.profile], proxied.https_port) for proxied in self.reverse_proxy.gateways]
 
     @model_validator(mode="after")
     def _node_accepted_by_openclaw(self) -> Settings:
@@ -1201,6 +1399,55 @@ class Settings(_Model):
         return self
 
     @model_validator(mode="after")
+    def _proxy_fronts_loopback_gateways(self) -> Settings:
+        """The proxy is the gateways' only way in: each it fronts exists and listens on loopback alone, the host is
+        one the Linux deploy serves, and the firewall admits the HTTPS ports only from the sources named."""
+        proxy = self.reverse_proxy
+        if proxy is None:
+            return self
+        if self.os_family != "linux" or self.isolation not in ("docker-isolation", "linux-vm"):
+            raise _fail(
+                f"{data_key('reverse_proxy')} is set up by the Linux systemd deploy; this host is "
+                f"{self.isolation!r} on {self.os_family!r}.",
+                f"remove {data_key('reverse_proxy')}, or put the proxy on a Linux host of isolation "
+                "'docker-isolation' or 'linux-vm'.",
+                at=("reverse_proxy",),
+            )
+        if not (self.firewall.enabled and self.firewall.gateway_allowed_sources):
+            raise _fail(
+                "the reverse proxy would answer every device that reaches the host: no firewall admits its ports "
+                "to only some sources.",
+                f"set {data_key('firewall')}.gateway_allowed_sources to the addresses or networks that may reach it "
+                '(with the firewall enabled; "0.0.0.0/0" if it is meant for everyone).',
+                at=("reverse_proxy",),
+            )
+        by_profile = {gateway.profile: gateway for gateway in self.gateways}
+        owned = {port: gateway for gateway in self.gateways for _, ports in gateway.port_ranges() for port in ports}
+        for index, proxied in enumerate(proxy.gateways):
+            at = ("reverse_proxy", "gateways", index)
+            gateway = by_profile.get(proxied.profile)
+            if gateway is None:
+                raise _fail(
+                    f"no gateway has profile {proxied.profile!r}.",
+                    f"name one of the gateways' profiles ({', '.join(repr(name) for name in by_profile)}).",
+                    at=(*at, "profile"),
+                )
+            if gateway.bind != "loopback":
+                raise _fail(
+                    f"gateway {gateway.label()} is behind the proxy but has bind {gateway.bind!r}: clients could "
+                    "skip the proxy (and its TLS) by connecting to it directly.",
+                    "set its bind to 'loopback'.",
+                    at=(*at, "profile"),
+                )
+            port = proxied.https_port
+            if port in owned or port == self.firewall.ssh_port:
+                what = f"a port of gateway {owned[port].label()}" if port in owned else "the SSH port"
+                raise _fail(
+                    f"https_port {port} is {what}.", "pick a port of its own, such as 443.", at=(*at, "https_port")
+                )
+        return self
+
+    @model_validator(mode="after")
     def _homes_are_separate(self) -> Settings:
         """No home in or around another user's home or an install prefix: the deploy chowns a home to its user
         (who would then own the other user's files, or binaries root runs), and 0700 locks out the others."""
@@ -1234,6 +1481,57 @@ class Settings(_Model):
         for what, path in {**homes, **prefixes}.items():
             if _within(directory, path) or _within(path, directory):
                 raise _fail(f"backups directory {directory!r} is, or is nested with, {what} ({path}).", fix, at)
+        return self
+
+    def signal_gateway(self) -> Gateway | None:
+        """The gateway carrying the Signal channel: the one ``signal.gateway`` names, else the first."""
+        if self.signal is None:
+            return None
+        if self.signal.gateway is None:
+            return self.gateways[0]
+        return next((gateway for gateway in self.gateways if gateway.profile == self.signal.gateway), None)
+
+    @model_validator(mode="after")
+    def _signal_fits(self) -> Settings:
+        """Signal on a host the Linux systemd deploy serves, carried by a gateway of it whose channel settings are
+        the deploy's, with a socket path signal-cli and OpenClaw can both use."""
+        if self.signal is None:
+            return self
+        if self.os_family != "linux" or self.isolation not in ("docker-isolation", "linux-vm"):
+            raise _fail(
+                f"{data_key('signal')} is set up by the Linux systemd deploy; this host is {self.isolation!r} on "
+                f"{self.os_family!r}.",
+                f"remove {data_key('signal')}, or carry Signal on a Linux host of isolation 'docker-isolation' or "
+                "'linux-vm'.",
+                at=("signal",),
+            )
+        gateway = self.signal_gateway()
+        if gateway is None:
+            profiles = ", ".join(repr(gateway.profile) for gateway in self.gateways if gateway.profile)
+            raise _fail(
+                f"no gateway has profile {self.signal.gateway!r}.",
+                f"name one of the gateways' profiles ({profiles or 'none has one'}), or leave gateway out for the "
+                "first.",
+                at=("signal", "gateway"),
+            )
+        index = self.gateways.index(gateway)
+        channels = gateway.extra_config.get("channels")
+        managed = channels.get("signal") if isinstance(channels, dict) else None
+        taken = sorted(set(managed or {}) & SIGNAL_MANAGED_KEYS) if isinstance(managed, dict) else []
+        if taken:
+            raise _fail(
+                f"extra_config sets channels.signal.{taken[0]}, which {data_key('signal')} writes.",
+                f"set it through {data_key('signal')} instead (extra_config may add other channels.signal keys).",
+                at=("gateways", index, "extra_config", "channels", "signal", taken[0]),
+            )
+        socket = posixpath.join(self.state_dir_of(gateway), SIGNAL_SOCKET)
+        if len(socket.encode()) > SIGNAL_SOCKET_MAX_BYTES:
+            raise _fail(
+                f"signal-cli's socket {socket} would be {len(socket.encode())} bytes long; a UNIX socket path "
+                f"holds at most {SIGNAL_SOCKET_MAX_BYTES}.",
+                "give the gateway's user a shorter home (service_home), or a shorter profile.",
+                at=self._home_location(self.user_of(gateway)),
+            )
         return self
 
     def user_location(self, user: str) -> Location:
@@ -1274,7 +1572,11 @@ def settings_fields() -> list[str]:
 
 # One-off requests to a lifecycle deploy (``--data openclaw_<name>=…``), not settings of the host: the deploy
 # that reads each one checks it before any host is touched.
-LIFECYCLE_REQUESTS = {"restore_backup": "deploys/restore.py", "rotate_gateways": "deploys/rotate_secrets.py"}
+LIFECYCLE_REQUESTS = {
+    "restore_backup": "deploys/restore.py",
+    "rotate_gateways": "deploys/rotate_secrets.py",
+    "approve_signal_pairing": "deploys/signal_pairing.py",
+}
 
 
 def data_key(field: str) -> str:

@@ -6,7 +6,7 @@ import copy
 import hashlib
 import json
 import posixpath
-from collections.abc import Generator, Mapping
+from collections.abc import Generator, Mapping, Sequence
 from typing import Any
 
 from pyinfra.api.command import PyinfraCommand, StringCommand
@@ -15,10 +15,12 @@ from pyinfra.api.operation import operation
 from pyinfra.context import host
 from pyinfra.facts.files import File, Sha256File
 
+from openclaw_infra import signal_channel
 from openclaw_infra.facts.batch import read_facts
 from openclaw_infra.operations.docker_images import SANDBOX_IMAGE
 from openclaw_infra.operations.file_ownership import ownership_fixes
 from openclaw_infra.operations.private_upload import private_upload
+from openclaw_infra.operations.reverse_proxy import PROXY_SOURCE_ADDRESS
 from openclaw_infra.quoting import quoted
 from openclaw_infra.rendering import render
 from openclaw_infra.settings import Gateway, Settings
@@ -47,11 +49,13 @@ def gateway_config_content(
     max_entries: int,
     extra_config: Mapping[str, Any],
     sandbox: Mapping[str, str] | None = None,
+    trusted_proxies: Sequence[str] = (),
 ) -> str:
     """The managed openclaw.json: the template's keys, with ``extra_config`` merged over them."""
     rendered = render(
         "openclaw/openclaw.json.j2",
         sandbox=sandbox,
+        trusted_proxies=list(trusted_proxies),
         bind=bind,
         port=port,
         auth_mode=auth_mode,
@@ -65,6 +69,7 @@ def gateway_config_content(
 def content_for(settings: Settings, gateway: Gateway) -> str:
     """``gateway``'s openclaw.json as ``settings`` make it, on every platform."""
     pruning = settings.transcript_pruning
+    proxied = [proxied_gateway for proxied_gateway, _ in settings.proxied_gateways()]
     return gateway_config_content(
         # A containerized gateway listens on every address of its container's own network namespace; Docker
         # publishes the port on the host's loopback only (the settings refuse any other bind there).
@@ -74,8 +79,11 @@ def content_for(settings: Settings, gateway: Gateway) -> str:
         pruning_enabled=pruning.enabled,
         prune_after_days=pruning.prune_after_days,
         max_entries=pruning.max_entries,
-        extra_config=gateway.extra_config,
+        # openclaw_signal's channel (none unless this gateway carries it), extra_config over it.
+        extra_config=_merge(signal_channel.channel_config(settings, gateway), gateway.extra_config),
         sandbox=agent_sandbox(settings),
+        # Behind the proxy: its forwarded client address is believed from it alone (the guide's trustedProxies).
+        trusted_proxies=[PROXY_SOURCE_ADDRESS] if gateway in proxied else [],
     )
 
 

@@ -14,6 +14,7 @@ from pyinfra.context import host, state
 from pyinfra.facts.files import FindFiles, FindInFile
 from pyinfra.operations import files
 
+from openclaw_infra import signal_channel
 from openclaw_infra.facts.systemd_unit import SystemdUnitState
 from openclaw_infra.gateway_paths import SECRETS_DIR, SYSTEMD_DIR, GatewayPaths
 from openclaw_infra.operations.file_ownership import file_is_current
@@ -58,6 +59,7 @@ def unit_content(settings: Settings, gateway: Gateway, paths: GatewayPaths) -> s
         docker_sandbox=settings.docker_sandbox,
         docker_socket=DOCKER_SOCKET,
         extra_rw_paths=[],
+        java_home=signal_channel.java_home_of(settings, gateway),
     )
 
 

@@ -155,3 +155,15 @@ def status_with_token(host: SandboxHost, port: int, token: str, address: str = "
         input=f"Authorization: Bearer {token}\n", capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     return result.stdout.strip()
+
+
+def sandbox_drift(gateway: SandboxHost, deploy: str, env: dict[str, str]) -> tuple[int, set[str], str]:
+    """The real drift command against one sandbox host; (exit code, failing checks, all it printed)."""
+    result = subprocess.run(
+        [str(Path(PYINFRA).with_name("openclaw-infra")), "drift", "inventories/sandbox.py", deploy, "--json"],
+        capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=600, check=False,
+        env={**os.environ, **env, "OPENCLAW_SANDBOX_HOSTS": gateway.name},
+    )  # fmt: skip
+    (entry,) = json.loads(result.stdout)["hosts"]
+    failing = {check["check"] for check in entry["checks"] if not check["ok"]}
+    return result.returncode, failing, result.stdout + result.stderr

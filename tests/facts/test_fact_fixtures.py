@@ -50,6 +50,9 @@ FACT_MODULES = (
     "gateway_backups",
     "gateway_sessions",
     "tailscale",
+    "signal_cli",
+    "channel_pairing",
+    "tls_certificate",
 )
 # Real-output files of the tools these facts read (netstat is not read: lsof covers macOS).
 REAL_OUTPUT_PREFIXES = (

@@ -7,22 +7,19 @@ widen it, which a redeploy takes away."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-from pathlib import Path
 
 import pytest
 
 from sandbox_hosts import SandboxHost
 from sandbox_hosts.hosts import demo_token_path
 from tests.conftest import SandboxFactory
-from tests.helpers import PROJECT_ROOT, PYINFRA, VERIFIED, changed_operations, run_pyinfra, status_with_token
+from tests.helpers import VERIFIED, changed_operations, run_pyinfra, sandbox_drift, status_with_token
 
 pytestmark = pytest.mark.sandbox
 
 DEPLOY = "deploys/linux_vm.py"
 PORT = 18789
-DRIFT = str(Path(PYINFRA).with_name("openclaw-infra"))
 FIREWALL_CHECK = "firewall rules for the gateway ports"
 # The firewall operation's dry-run plan: it would take the rule away.
 FIREWALL_PLAN = "plan: OpenClaw gateway (Linux, systemd) | Firewall (ufw)"
@@ -38,15 +35,7 @@ def lan_data(allowed: SandboxHost) -> dict[str, str]:
 
 
 def drift(gateway: SandboxHost, env: dict[str, str]) -> tuple[int, set[str], str]:
-    """The real drift command; (exit code, failing checks, all it printed)."""
-    result = subprocess.run(
-        [DRIFT, "drift", "inventories/sandbox.py", DEPLOY, "--json"],
-        capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=600, check=False,
-        env={**os.environ, **env, "OPENCLAW_SANDBOX_HOSTS": gateway.name},
-    )  # fmt: skip
-    (entry,) = json.loads(result.stdout)["hosts"]
-    failing = {check["check"] for check in entry["checks"] if not check["ok"]}
-    return result.returncode, failing, result.stdout + result.stderr
+    return sandbox_drift(gateway, DEPLOY, env)
 
 
 def health_from(client: SandboxHost, gateway: SandboxHost) -> str:
