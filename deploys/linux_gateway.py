@@ -16,7 +16,7 @@ from pyinfra.context import host
 from pyinfra.operations import files, systemd
 from pyinfra.operations.util import any_changed
 
-from openclaw_infra import firewall_policy
+from openclaw_infra import firewall_policy, local_admin_agent
 from openclaw_infra.deploy_context import current_settings, require_deploy
 from openclaw_infra.deploys import gateway_lifecycle, signal_setup
 from openclaw_infra.deploys.gateway_lifecycle import PendingUpgrade
@@ -167,6 +167,15 @@ def gateway_files(
         node_bin_dir=paths.node_bin_dir,
         state_dir=paths.state_dir,
     )
+    admin_agent = local_admin_agent.paths_of(settings, gateway)
+    for directory in admin_agent.made if admin_agent else ():
+        files.directory(
+            name=f"{service}: local admin agent's {directory}",
+            path=directory,
+            user=paths.user,
+            group=paths.user,
+            mode="700",
+        )
     content = HiddenValue(environment_file_content(host_settings.secrets_of(gateway)))  # type: ignore[no-untyped-call]
     secrets = secret_files.secret_file(name=f"{service}: secrets file", path=paths.secrets, content=content)
     secret_files.stray_copies_quarantined(
@@ -258,16 +267,19 @@ def private_homes(settings: Settings) -> None:
 
 
 def host_firewall(settings: Settings) -> None:
+    # The local admin agent's gateway: the guide firewalls its port to localhost.
+    closed = firewall_policy.localhost_only_ports(settings)
     if settings.firewall.enabled:
         firewall.ufw_firewall(
             name="Firewall (ufw)",
             ssh_port=ssh_port_in_use(settings),
             gateway_ports=[
-                *(gateway.port for gateway in settings.gateways),
+                *(gateway.port for gateway in settings.gateways if gateway.port not in closed),
                 *(https_port for _, https_port in settings.proxied_gateways()),
             ],
             gateway_sources=[str(source) for source in settings.firewall.gateway_allowed_sources],
             reserved_ports=sorted(firewall_policy.firewalled_ports(settings)),
+            closed_ports=sorted(closed),
         )
 
 

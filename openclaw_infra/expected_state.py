@@ -21,7 +21,7 @@ from typing import Any
 from pyinfra.api.facts import FactBase
 
 from openclaw_infra.facts.ufw import UfwRule
-from openclaw_infra.firewall_policy import exposing_rules, firewalled_ports
+from openclaw_infra.firewall_policy import exposing_rules, firewalled_ports, localhost_only_ports
 from openclaw_infra.gateway_binds import BIND_LISTENERS, listens_as_bound
 from openclaw_infra.gateway_paths import GatewayPaths
 from openclaw_infra.host_settings import HostSettings
@@ -387,7 +387,8 @@ def _firewall_checks(ufw: Any, settings: Settings) -> list[Check]:
     wanted = "from " + ", ".join(str(source) for source in allowed) if allowed else "from no other host"
     rules = [UfwRule.from_json(rule) for rule in (ufw or {}).get("rules", ())]
     exposing = exposing_rules(rules, firewalled_ports(settings), allowed)
-    return [
+    closed = localhost_only_ports(settings)
+    checks = [
         Check("firewall (ufw)", "active, incoming deny, outgoing allow", found),
         Check(
             "firewall rules for the gateway ports",
@@ -395,6 +396,17 @@ def _firewall_checks(ufw: Any, settings: Settings) -> list[Check]:
             "; ".join(f"rule {rule.number}: {rule.text}" for rule in exposing) or wanted,
         ),
     ]
+    if closed:
+        span = f"{min(closed)}-{max(closed)}"
+        admitting = exposing_rules(rules, closed, [])
+        checks.append(
+            Check(
+                f"firewall rules for the local admin agent's gateway ports {span}",
+                "none: localhost only",
+                "; ".join(f"rule {rule.number}: {rule.text}" for rule in admitting) or "none: localhost only",
+            )
+        )
+    return checks
 
 
 def _foreign_entries(found: Any) -> str:

@@ -39,6 +39,17 @@ def firewalled_ports(settings: Settings) -> set[int]:
     return gateway_ports(settings) | {https_port for _, https_port in settings.proxied_gateways()}
 
 
+def localhost_only_ports(settings: Settings) -> set[int]:
+    """The ports of the gateway carrying the local admin agent: the guide firewalls them to localhost, so no
+    source at all may be admitted to them."""
+    gateway = settings.admin_agent_gateway()
+    if gateway is None:
+        return set()
+    # Another gateway's own port inside this one's CDP range is that gateway's to open.
+    others = {other.port for other in settings.gateways if other != gateway}
+    return {port for _, ports in gateway.port_ranges() for port in ports} - others
+
+
 def _admitted_tcp_ports(to_address: str) -> set[int] | range | None:
     """The TCP ports a rule's ``To`` column admits: all of them, a set, or None for a UDP-only rule or an
     application profile's name (whose ports ufw's verbose listing would have printed had it known them)."""

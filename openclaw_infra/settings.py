@@ -712,6 +712,55 @@ DEFAULT_SIGNAL_CLI = PinnedArchive(
 )
 
 
+# The agent channels reach on a gateway (OpenClaw's id for the first agent).
+MAIN_AGENT = "main"
+
+
+def _routes_to_agent(extra: dict[str, Any], agent_id: str) -> Iterator[tuple[Location, str]]:
+    """Where ``extra`` (a gateway's extra_config) reaches ``agent_id``: a binding to it, another agent allowed to
+    spawn it (by name or "*"), Talk pointed at it, or its own entry (the deploy's to write)."""
+    for index, binding in enumerate(extra.get("bindings") or []):
+        if isinstance(binding, dict) and binding.get("agentId") == agent_id:
+            yield ("bindings", index, "agentId"), f"binds a channel to {agent_id!r}"
+    agents = extra.get("agents")
+    agents = agents if isinstance(agents, dict) else {}
+    entries = agents.get("entries")
+    entries = entries if isinstance(entries, dict) else {}
+    if agent_id in entries:
+        yield ("agents", "entries", agent_id), f"defines agents.entries.{agent_id}"
+    scopes: list[tuple[Location, Any]] = [(("agents", "defaults"), agents.get("defaults"))]
+    scopes += [(("agents", "entries", name), entry) for name, entry in entries.items()]
+    for location, scope in scopes:
+        subagents = scope.get("subagents") if isinstance(scope, dict) else None
+        allowed = subagents.get("allowAgents") if isinstance(subagents, dict) else None
+        if isinstance(allowed, list) and (agent_id in allowed or "*" in allowed):
+            yield (*location, "subagents", "allowAgents"), f"lets agents spawn {agent_id!r} (allowAgents {allowed})"
+    talk = extra.get("talk")
+    if isinstance(talk, dict) and talk.get("agentId") == agent_id:
+        yield ("talk", "agentId"), f"points Talk at {agent_id!r}"
+
+
+class LocalAdminAgent(_Model):
+    """The guide's "Local Admin Agent": an unsandboxed agent with ``group:automation``, on one gateway, reachable
+    only from that gateway's Control UI (no channel, no other agent, no port beyond loopback)."""
+
+    # The gateway carrying it, by profile; None: the host's first gateway.
+    gateway: SafeName | None = None
+    agent_id: SafeName = "local-admin"
+    # True: main's workspace (the same SOUL.md and project files, the guide's first choice); False: its own.
+    shared_workspace: bool = True
+
+    @field_validator("agent_id")
+    @classmethod
+    def _not_main(cls, value: str) -> str:
+        if value == MAIN_AGENT:
+            raise _fail(
+                f"agent_id {value!r} is the gateway's main agent, the one channels reach.",
+                'keep the default "local-admin" or pick another name.',
+            )
+        return value
+
+
 class Signal(_Model):
     """The guide's "Signal Setup": signal-cli (on a pinned Java) linked as a device of ``account``, and the
     ``channels.signal`` of one gateway. Senders reach the agent only once approved (pairing) or listed."""
@@ -1159,6 +1208,8 @@ class Settings(_Model):
     reverse_proxy: ReverseProxy | None = None
     # signal-cli linked to a Signal account, and one gateway's Signal channel (the guide's "Signal Setup").
     signal: Signal | None = None
+    # An unsandboxed admin agent on one gateway, reachable only from its Control UI (the guide's "Local Admin Agent").
+    local_admin_agent: LocalAdminAgent | None = None
 
     @field_validator("secrets")
     @classmethod
@@ -1405,14 +1456,7 @@ class Settings(_Model):
         proxy = self.reverse_proxy
         if proxy is None:
             return self
-        if self.os_family != "linux" or self.isolation not in ("docker-isolation", "linux-vm"):
-            raise _fail(
-                f"{data_key('reverse_proxy')} is set up by the Linux systemd deploy; this host is "
-                f"{self.isolation!r} on {self.os_family!r}.",
-                f"remove {data_key('reverse_proxy')}, or put the proxy on a Linux host of isolation "
-                "'docker-isolation' or 'linux-vm'.",
-                at=("reverse_proxy",),
-            )
+        self._on_linux_systemd_deploy("reverse_proxy")
         if not (self.firewall.enabled and self.firewall.gateway_allowed_sources):
             raise _fail(
                 "the reverse proxy would answer every device that reaches the host: no firewall admits its ports "
@@ -1497,23 +1541,8 @@ class Settings(_Model):
         the deploy's, with a socket path signal-cli and OpenClaw can both use."""
         if self.signal is None:
             return self
-        if self.os_family != "linux" or self.isolation not in ("docker-isolation", "linux-vm"):
-            raise _fail(
-                f"{data_key('signal')} is set up by the Linux systemd deploy; this host is {self.isolation!r} on "
-                f"{self.os_family!r}.",
-                f"remove {data_key('signal')}, or carry Signal on a Linux host of isolation 'docker-isolation' or "
-                "'linux-vm'.",
-                at=("signal",),
-            )
-        gateway = self.signal_gateway()
-        if gateway is None:
-            profiles = ", ".join(repr(gateway.profile) for gateway in self.gateways if gateway.profile)
-            raise _fail(
-                f"no gateway has profile {self.signal.gateway!r}.",
-                f"name one of the gateways' profiles ({profiles or 'none has one'}), or leave gateway out for the "
-                "first.",
-                at=("signal", "gateway"),
-            )
+        self._on_linux_systemd_deploy("signal")
+        gateway = self._carrying_gateway("signal", self.signal.gateway, self.signal_gateway())
         index = self.gateways.index(gateway)
         channels = gateway.extra_config.get("channels")
         managed = channels.get("signal") if isinstance(channels, dict) else None
@@ -1531,6 +1560,72 @@ class Settings(_Model):
                 f"holds at most {SIGNAL_SOCKET_MAX_BYTES}.",
                 "give the gateway's user a shorter home (service_home), or a shorter profile.",
                 at=self._home_location(self.user_of(gateway)),
+            )
+        return self
+
+    def _on_linux_systemd_deploy(self, field: str) -> None:
+        """Refuse ``field`` on a host the Linux systemd deploy, which sets it up, does not serve."""
+        if self.os_family != "linux" or self.isolation not in ("docker-isolation", "linux-vm"):
+            raise _fail(
+                f"{data_key(field)} is set up by the Linux systemd deploy; this host is {self.isolation!r} on "
+                f"{self.os_family!r}.",
+                f"remove {data_key(field)}, or set it on a Linux host of isolation 'docker-isolation' or 'linux-vm'.",
+                at=(field,),
+            )
+
+    def _carrying_gateway(self, field: str, profile: str | None, gateway: Gateway | None) -> Gateway:
+        """The gateway ``field.gateway`` names (``gateway``, looked up), refused when no gateway has ``profile``."""
+        if gateway is None:
+            profiles = ", ".join(repr(gateway.profile) for gateway in self.gateways if gateway.profile)
+            raise _fail(
+                f"no gateway has profile {profile!r}.",
+                f"name one of the gateways' profiles ({profiles or 'none has one'}), or leave gateway out for the "
+                "first.",
+                at=(field, "gateway"),
+            )
+        return gateway
+
+    def admin_agent_gateway(self) -> Gateway | None:
+        """The gateway carrying the local admin agent: the one ``local_admin_agent.gateway`` names, else the first."""
+        if self.local_admin_agent is None:
+            return None
+        wanted = self.local_admin_agent.gateway
+        if wanted is None:
+            return self.gateways[0]
+        return next((gateway for gateway in self.gateways if gateway.profile == wanted), None)
+
+    @model_validator(mode="after")
+    def _admin_agent_kept_local(self) -> Settings:
+        """The admin agent runs commands on the host unsandboxed: its gateway is reached from this host alone, and
+        nothing an inventory adds routes a channel or another agent to it."""
+        admin = self.local_admin_agent
+        if admin is None:
+            return self
+        self._on_linux_systemd_deploy("local_admin_agent")
+        gateway = self._carrying_gateway("local_admin_agent", admin.gateway, self.admin_agent_gateway())
+        index = self.gateways.index(gateway)
+        ssh_tunnel = "reach its Control UI through an SSH tunnel (ssh -N -L PORT:127.0.0.1:PORT host)"
+        if gateway.bind != "loopback":
+            raise _fail(
+                f"gateway {gateway.label()} carries the unsandboxed local admin agent but has bind {gateway.bind!r}; "
+                "the guide firewalls its port to localhost.",
+                f"bind it to 'loopback' and {ssh_tunnel}, or carry the agent on a loopback gateway.",
+                at=("gateways", index, "bind"),
+            )
+        served = self.tailscale is not None and self.tailscale.serve_https_port is not None and index == 0
+        if served or gateway in [proxied for proxied, _ in self.proxied_gateways()]:
+            how = "Tailscale Serve" if served else f"{data_key('reverse_proxy')}"
+            raise _fail(
+                f"gateway {gateway.label()} carries the unsandboxed local admin agent and is reached from other hosts "
+                f"through {how}; the guide keeps it to localhost.",
+                f"{ssh_tunnel}, or carry the agent on another gateway.",
+                at=("local_admin_agent", "gateway"),
+            )
+        for path, reason in _routes_to_agent(gateway.extra_config, admin.agent_id):
+            raise _fail(
+                f"extra_config {reason}, a way to the local admin agent {admin.agent_id!r} other than the Control UI.",
+                f"leave {admin.agent_id!r} out of it (the deploy writes the agent's definition itself).",
+                at=("gateways", index, "extra_config", *path),
             )
         return self
 

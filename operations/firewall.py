@@ -52,6 +52,7 @@ def ufw_firewall(
     gateway_ports: Sequence[int],
     gateway_sources: Sequence[str],
     reserved_ports: Sequence[int] = (),
+    closed_ports: Sequence[int] = (),
 ) -> Generator[StringCommand, None, None]:
     """
     ufw with default deny incoming / allow outgoing. The SSH port is allowed BEFORE ufw is enabled: enabling
@@ -66,6 +67,8 @@ def ufw_firewall(
     + gateway_ports: the gateways' ports, opened only to ``gateway_sources``
     + gateway_sources: IP addresses or networks allowed to reach the gateway ports; empty keeps them closed
     + reserved_ports: every port the gateways own (browser, CDP ranges); default ``gateway_ports``
+    + closed_ports: ports no source may reach (a gateway kept to localhost): any rule admitting them is handled as
+      one admitting a reserved port from a source not allowed
 
     The deny rules an emergency's ``gateway_ports_closed`` added are removed: the deploy puts the gateways back.
     """
@@ -88,9 +91,13 @@ def ufw_firewall(
 
     # ufw lists rules only while active; when inactive, add them all (ufw skips ones it already has).
     rules = status.rules if status.active else ()
+    # A rule admitting a closed port from an allowed source counts too; judged "gateway ports only" against all
+    # the reserved ones (the later list wins).
+    closed = exposing_rules(rules, closed_ports, [])
+    found = {rule.number: rule for rule in [*closed, *exposing_rules(rules, reserved_ports or gateway_ports, allowed)]}
     exposing = [
         rule
-        for rule in exposing_rules(rules, reserved_ports or gateway_ports, allowed)
+        for _, rule in sorted(found.items())
         if _rule_key(rules[rule.number - 1]) is None  # ours that are no longer wanted are deleted by spec below
     ]
     refused = [rule for rule in exposing if not rule.gateway_ports_only]

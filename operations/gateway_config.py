@@ -15,7 +15,7 @@ from pyinfra.api.operation import operation
 from pyinfra.context import host
 from pyinfra.facts.files import File, Sha256File
 
-from openclaw_infra import signal_channel
+from openclaw_infra import local_admin_agent, signal_channel
 from openclaw_infra.facts.batch import read_facts
 from openclaw_infra.operations.docker_images import SANDBOX_IMAGE
 from openclaw_infra.operations.file_ownership import ownership_fixes
@@ -70,6 +70,14 @@ def content_for(settings: Settings, gateway: Gateway) -> str:
     """``gateway``'s openclaw.json as ``settings`` make it, on every platform."""
     pruning = settings.transcript_pruning
     proxied = [proxied_gateway for proxied_gateway, _ in settings.proxied_gateways()]
+    # openclaw_signal's channel (none unless this gateway carries it), extra_config over it.
+    extra = _merge(signal_channel.channel_config(settings, gateway), gateway.extra_config)
+    # The local admin agent (none unless this gateway carries it), extra_config over it: the operator's own
+    # bindings replace the deploy's (the settings refuse any that reach the admin agent).
+    channels = extra.get("channels")
+    extra = _merge(
+        local_admin_agent.agent_config(settings, gateway, channels if isinstance(channels, dict) else {}), extra
+    )
     return gateway_config_content(
         # A containerized gateway listens on every address of its container's own network namespace; Docker
         # publishes the port on the host's loopback only (the settings refuse any other bind there).
@@ -79,8 +87,7 @@ def content_for(settings: Settings, gateway: Gateway) -> str:
         pruning_enabled=pruning.enabled,
         prune_after_days=pruning.prune_after_days,
         max_entries=pruning.max_entries,
-        # openclaw_signal's channel (none unless this gateway carries it), extra_config over it.
-        extra_config=_merge(signal_channel.channel_config(settings, gateway), gateway.extra_config),
+        extra_config=extra,
         sandbox=agent_sandbox(settings),
         # Behind the proxy: its forwarded client address is believed from it alone (the guide's trustedProxies).
         trusted_proxies=[PROXY_SOURCE_ADDRESS] if gateway in proxied else [],
