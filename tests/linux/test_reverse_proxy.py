@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -174,5 +175,61 @@ def test_the_gateway_behind_nginx_sees_the_real_client_and_nothing_forged(sandbo
             https(client, gateway.address, "/tools/invoke", wrong, headers=SPOOFED, post=True)[0] for _ in range(12)
         ]
         assert remote[-1] == "429", remote
+    finally:
+        sandbox_factory.release(gateway, client)
+
+
+def operators_certificate(directory: Path, address: str) -> dict[str, Path]:
+    """A CA of the operator's and a certificate it signed for ``SERVER`` and ``address``, made on this machine with
+    openssl as an operator would (key and chain as separate PEM files)."""
+    paths = {name: directory / f"{name}.pem" for name in ("ca_key", "ca", "key", "request", "chain")}
+    openssl = ["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    subprocess.run(
+        [*openssl, "-x509", "-keyout", paths["ca_key"], "-out", paths["ca"], "-days", "90", "-subj", "/CN=Operator CA",
+         "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    subprocess.run(
+        [*openssl, "-keyout", paths["key"], "-out", paths["request"], "-subj", f"/CN={SERVER}",
+         "-addext", f"subjectAltName=DNS:{SERVER},IP:{address}"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    subprocess.run(
+        ["openssl", "x509", "-req", "-in", paths["request"], "-CA", paths["ca"], "-CAkey", paths["ca_key"],
+         "-CAcreateserial", "-copy_extensions", "copyall", "-days", "90", "-out", paths["chain"]],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return paths
+
+
+def test_the_operators_own_certificate_is_served_and_its_key_stays_private(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    gateway, client = sandbox_factory.boot(2, sandbox_images=False)
+    try:
+        paths = operators_certificate(tmp_path, gateway.address)
+        data = json.loads(proxy_data(gateway, client)["OPENCLAW_SANDBOX_DATA"])
+        data["openclaw_reverse_proxy"] = {
+            "server_name": SERVER,
+            "tls": "certificate",
+            "certificate": str(paths["chain"]),
+            "certificate_key": {"file": str(paths["key"])},
+        }
+        env = {"OPENCLAW_SANDBOX_DATA": json.dumps(data)}
+        first = run_pyinfra([gateway], "--json", DEPLOY, env=env)
+        assert VERIFIED in first.stdout + first.stderr
+        # The key never shows in pyinfra's output or --json, and sits root-only on the host; no CA was made there.
+        key_body = "".join(line for line in paths["key"].read_text().splitlines() if "-----" not in line)
+        assert key_body[:40] not in first.stdout + first.stderr
+        modes = gateway.run(f"stat -c '%U:%G %a' {reverse_proxy.TLS_DIR} {reverse_proxy.CERTIFICATE_KEY}").stdout
+        assert modes.split("\n")[:2] == ["root:root 700", "root:root 600"]
+        assert gateway.run(f"test -e {reverse_proxy.CA_DIR}", check=False).returncode != 0
+
+        # Clients trusting the operator's CA get the gateway through it.
+        client.run(f"cat > {CLIENT_CA} <<'EOF'\n{paths['ca'].read_text()}EOF")
+        status, body = https(client, gateway.address, "/health")
+        assert (status, json.loads(body)["ok"]) == ("200", True), body
+        assert changed_operations(run_pyinfra([gateway], "--json", DEPLOY, env=env).stdout) == []
+        assert sandbox_drift(gateway, DEPLOY, env)[:2] == (0, set())
     finally:
         sandbox_factory.release(gateway, client)
