@@ -312,7 +312,7 @@ def reverse_proxy(host_settings: HostSettings) -> None:
     if proxy is None:
         return
     system_packages.debian_packages(name="Reverse proxy packages", packages=reverse_proxy_operations.PACKAGES)
-    names = [proxy.server_name, *(str(name) for name in proxy.alternative_names)]
+    names = proxy.certificate_names
     certificate: list[OperationMeta]
     if proxy.tls == "local-ca":
         new_ca = reverse_proxy_operations.ca_is_missing()
@@ -339,10 +339,9 @@ def reverse_proxy(host_settings: HostSettings) -> None:
                 content=host_settings.proxy_certificate_key,
             ),
         ]
-    routes = [(https_port, gateway.port) for gateway, https_port in settings.proxied_gateways()]
     config = reverse_proxy_operations.nginx_config(
         name=f"Reverse proxy: {reverse_proxy_operations.NGINX_CONFIG}",
-        content=reverse_proxy_operations.nginx_config_content([proxy.server_name], routes),
+        content=reverse_proxy_operations.content_for(settings),
     )
     service = reverse_proxy_operations.NGINX_SERVICE
     systemd.service(name="Reverse proxy: nginx running, enabled at boot", service=service, running=True, enabled=True)

@@ -194,16 +194,9 @@ class ExpectedState:
         service, config_sha, config_file, key_file, certificate = (
             values[request] for request in self._proxy_requests()
         )
-        routes = [(https_port, gateway.port) for gateway, https_port in self.settings.proxied_gateways()]
-        wanted_sha = hashlib.sha256(
-            proxy.nginx_config_content([proxy_settings.server_name], routes).encode()
-        ).hexdigest()
+        wanted_sha = hashlib.sha256(proxy.content_for(self.settings).encode()).hexdigest()
         # The host's CA signs it for the names of the settings; the operator's own carries whatever names it has.
-        names = (
-            [proxy_settings.server_name, *(str(name) for name in proxy_settings.alternative_names)]
-            if proxy_settings.tls == "local-ca"
-            else None
-        )
+        names = proxy_settings.certificate_names if proxy_settings.tls == "local-ca" else None
         wanted_certificate = proxy.certificate_summary(proxy.wanted_certificate(names), names)
         found_certificate = proxy.certificate_summary(certificate, names)
         checks = [
@@ -217,7 +210,7 @@ class ExpectedState:
             Check(f"mode {proxy.CERTIFICATE_KEY}", "root:root 600", owner_mode(key_file)),
             Check(f"certificate {proxy.CERTIFICATE}", wanted_certificate, found_certificate),
         ]
-        for https_port, _ in routes:
+        for _, https_port in self.settings.proxied_gateways():
             listened = any(socket["port"] == https_port for socket in sockets or [])
             checks.append(Check(f"listening :{https_port} (proxy)", "nginx", "nginx" if listened else "nothing"))
         return checks

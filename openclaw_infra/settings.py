@@ -908,6 +908,11 @@ class ReverseProxy(_Model):
     # Its private key (PEM): a secret, read like the gateways' secrets.
     certificate_key: SecretSource | None = None
 
+    @property
+    def certificate_names(self) -> list[str]:
+        """The names the host's CA signs the certificate for: ``server_name`` first, then the alternatives."""
+        return [self.server_name, *(str(name) for name in self.alternative_names)]
+
     @model_validator(mode="after")
     def _certificate_matches_tls(self) -> ReverseProxy:
         given = [name for name in ("certificate", "certificate_key") if getattr(self, name) is not None]

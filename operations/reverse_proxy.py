@@ -25,6 +25,7 @@ from openclaw_infra.operations.file_ownership import ownership_fixes
 from openclaw_infra.operations.private_upload import private_upload
 from openclaw_infra.quoting import quoted
 from openclaw_infra.rendering import render
+from openclaw_infra.settings import Settings
 
 # Where nginx connects to the gateways from: the one address each proxied gateway's trustedProxies names.
 PROXY_SOURCE_ADDRESS = "127.0.0.1"
@@ -54,6 +55,13 @@ def nginx_config_content(server_names: Sequence[str], routes: Sequence[tuple[int
         certificate=CERTIFICATE,
         key=CERTIFICATE_KEY,
     )
+
+
+def content_for(settings: Settings) -> str:
+    """nginx's file as ``settings`` make it: a server per proxied gateway, answering the proxy's server_name."""
+    assert settings.reverse_proxy is not None
+    routes = [(https_port, gateway.port) for gateway, https_port in settings.proxied_gateways()]
+    return nginx_config_content([settings.reverse_proxy.server_name], routes)
 
 
 def subject_alternative_names(names: Sequence[str]) -> str:
